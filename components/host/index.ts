@@ -1,0 +1,3 @@
+export * from "./host.js";
+export * from "./remote-step.js";
+export { loadScript } from "./scripts.js";

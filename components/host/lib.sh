@@ -1,0 +1,71 @@
+# DebVisor step prelude: prepended to every step script (after `set -euo pipefail`
+# and the step's parameters). Helpers are prefixed dv_ so scripts can tell them apart.
+export DEBIAN_FRONTEND=noninteractive
+export LC_ALL=C.UTF-8
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+# Machine-readable lines on stdout; everything human goes to stderr.
+dv_log() { printf '[debvisor] %s\n' "$*" >&2; }
+dv_changed() { printf '@changed %s\n' "$*"; }
+dv_fact() { printf '@fact %s=%s\n' "$1" "$2"; }
+dv_die() { printf '[debvisor] error: %s\n' "$*" >&2; exit 1; }
+
+# apt waits for the dpkg lock (unattended-upgrades may hold it) instead of failing.
+dv_apt_get() {
+  apt-get -q -y -o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confdef \
+    -o Dpkg::Options::=--force-confold "$@"
+}
+
+# apt-get update has no lock timeout for the lists lock: retry while another apt runs.
+dv_apt_update() {
+  local try
+  for try in $(seq 1 60); do
+    if apt-get -q -o DPkg::Lock::Timeout=600 update >&2; then return 0; fi
+    dv_log "apt-get update failed (try $try), retrying in 10 s"
+    sleep 10
+  done
+  dv_die "apt-get update kept failing"
+}
+
+dv_installed() {
+  [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]
+}
+
+# Installs only the packages that are missing; finishes a dpkg run that an earlier,
+# interrupted step (or unattended-upgrades) left half-done.
+dv_install() {
+  local missing=() p
+  for p in "$@"; do dv_installed "$p" || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ -n "$(ls -A /var/lib/dpkg/updates 2>/dev/null)" ]; then
+    dv_log "finishing an interrupted dpkg run"
+    dpkg --force-confdef --force-confold --configure -a >&2
+  fi
+  dv_log "installing ${missing[*]}"
+  dv_apt_get install --no-install-recommends "${missing[@]}" >&2
+  dv_changed "installed ${missing[*]}"
+}
+
+# dv_write_file PATH MODE CONTENT: writes only when the content or mode differs.
+# Returns 0 when it wrote, 1 when the file was already right.
+dv_write_file() {
+  local path=$1 mode=$2 content=$3 tmp
+  if [ -f "$path" ] && [ "$(stat -c %a "$path")" = "$mode" ] &&
+    printf '%s\n' "$content" | cmp -s - "$path"; then
+    return 1
+  fi
+  mkdir -p "$(dirname "$path")"
+  tmp=$(mktemp "$path.debvisor.XXXXXX")
+  printf '%s\n' "$content" >"$tmp"
+  chmod "$mode" "$tmp"
+  mv -f "$tmp" "$path" # atomic: an interrupted step never leaves half a file
+  dv_changed "wrote $path"
+  return 0
+}
+
+# dv_remove_file PATH: removes a file DebVisor manages, reporting the change.
+dv_remove_file() {
+  [ -e "$1" ] || return 1
+  rm -f "$1"
+  dv_changed "removed $1"
+}

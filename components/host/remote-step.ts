@@ -1,0 +1,118 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import { createHash } from "node:crypto";
+import { quote } from "shell-quote";
+import { connectionFor, type ResolvedHost } from "./host.js";
+import { loadScript } from "./scripts.js";
+
+export interface RemoteStepArgs {
+  /** The host to run on (validated, defaults applied: see `resolveHost`). */
+  host: ResolvedHost;
+  /** Script path under `components/`, e.g. `base/apt-sources.sh`. */
+  script: string;
+  /** Parameters, exported as shell variables before the script runs. Names: `DV_[A-Z0-9_]+`. */
+  params?: Record<string, string>;
+  /** Secret parameters: like `params`, but the whole payload and all output become secrets. */
+  secretParams?: Record<string, pulumi.Input<string>>;
+  /** Seconds before the step is killed. @default 900 */
+  timeoutSeconds?: number;
+}
+
+const PARAM_NAME = /^DV_[A-Z0-9_]+$/;
+
+/** Renders `export NAME='value'` lines; shell-quote does the quoting. */
+export function renderParams(params: Record<string, string>): string {
+  return Object.keys(params)
+    .sort()
+    .map((k) => {
+      if (!PARAM_NAME.test(k)) throw new Error(`step parameter ${JSON.stringify(k)}: names must match ${PARAM_NAME}`);
+      return `export ${k}=${quote([params[k]])}\n`;
+    })
+    .join("");
+}
+
+/** The text the host runs: strict mode, parameters, the shared prelude, the script. */
+export function renderPayload(script: string, params: Record<string, string>): string {
+  return `#!/bin/bash\nset -euo pipefail\n${renderParams(params)}${loadScript("host/lib.sh")}\n# --- ${script}\n${loadScript(script)}`;
+}
+
+/**
+ * The command line sent over SSH. It names no parameter and holds no secret: the payload
+ * arrives on stdin, is stored in a root-only file (so commands in the script cannot eat
+ * it from stdin) and runs under `timeout`.
+ */
+export function renderCommand(user: string, timeoutSeconds: number): string {
+  const inner =
+    'umask 077; f=$(mktemp /run/debvisor-step.XXXXXX); trap \'rm -f "$f"\' EXIT; cat >"$f"; ' +
+    `timeout --kill-after=15 ${timeoutSeconds} bash "$f" </dev/null`;
+  const sudo = user === "root" ? "" : "sudo -n ";
+  return `${sudo}bash -c ${quote([inner])}`;
+}
+
+/** Trigger: changes exactly when the script, the prelude, a parameter or the timeout changes. */
+export function stepTrigger(script: string, params: Record<string, string>, secretNames: string[], timeoutSeconds: number): string {
+  const h = createHash("sha256");
+  h.update(JSON.stringify({ prelude: loadScript("host/lib.sh"), script: loadScript(script), params: sortKeys(params), secretNames: [...secretNames].sort(), timeoutSeconds }));
+  return h.digest("hex");
+}
+
+function sortKeys(o: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.keys(o).sort().map((k) => [k, o[k]]));
+}
+
+/** `@fact key=value` lines of a step's stdout. */
+export function parseFacts(stdout: string): Record<string, string> {
+  const facts: Record<string, string> = {};
+  for (const line of stdout.split("\n")) {
+    const m = /^@fact ([A-Za-z0-9_.-]+)=(.*)$/.exec(line);
+    if (m) facts[m[1]] = m[2];
+  }
+  return facts;
+}
+
+/**
+ * The one way DebVisor runs something on a host: a `command.remote.Command` whose
+ * script is a repo file, whose parameters travel on stdin, and which re-runs exactly
+ * when what it would do changes. Not a resource itself: the Command is the child.
+ */
+export class RemoteStep {
+  readonly command: command.remote.Command;
+  readonly stdout: pulumi.Output<string>;
+  /** `@fact key=value` lines the script printed. */
+  readonly facts: pulumi.Output<Record<string, string>>;
+
+  constructor(name: string, args: RemoteStepArgs, opts: pulumi.CustomResourceOptions) {
+    const params = args.params ?? {};
+    const secretParams = args.secretParams ?? {};
+    const timeoutSeconds = args.timeoutSeconds ?? 900;
+    const secretNames = Object.keys(secretParams);
+    const hasSecrets = secretNames.length > 0;
+    for (const k of secretNames) {
+      if (k in params) throw new Error(`step ${name}: parameter ${k} is both plain and secret`);
+    }
+
+    let stdin: pulumi.Input<string>;
+    if (hasSecrets) {
+      // Secret values never reach the command line or plaintext state: the whole
+      // payload is a secret, and so is everything the script prints.
+      stdin = pulumi.secret(pulumi.all(secretParams).apply((secrets) => renderPayload(args.script, { ...params, ...secrets })));
+    } else {
+      stdin = renderPayload(args.script, params);
+    }
+
+    this.command = new command.remote.Command(
+      name,
+      {
+        connection: connectionFor(args.host),
+        create: renderCommand(args.host.user, timeoutSeconds),
+        stdin,
+        triggers: [stepTrigger(args.script, params, secretNames, timeoutSeconds)],
+        addPreviousOutputInEnv: false,
+        ...(hasSecrets ? { logging: "none" as const } : {}),
+      },
+      { ...opts, ...(hasSecrets ? { additionalSecretOutputs: ["stdout", "stderr"] } : {}) },
+    );
+    this.stdout = this.command.stdout;
+    this.facts = this.command.stdout.apply(parseFacts);
+  }
+}

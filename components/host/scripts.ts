@@ -1,0 +1,33 @@
+import { readFileSync, existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/**
+ * The step scripts are real `.sh` files under `components/`. Compiled code lives in
+ * `dist/components/...` and an installed package in `node_modules/debvisor/...`, so the
+ * scripts are found from the package root rather than from this file's own folder.
+ */
+function findComponentsDir(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = join(dir, "components", "host", "lib.sh");
+    if (existsSync(candidate)) return join(dir, "components");
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error("debvisor: cannot find the components/ scripts folder");
+    dir = parent;
+  }
+}
+
+let componentsDir: string | undefined;
+const cache = new Map<string, string>();
+
+/** Text of a step script, by its path under `components/` (e.g. `base/apt-sources.sh`). */
+export function loadScript(relativePath: string): string {
+  let text = cache.get(relativePath);
+  if (text === undefined) {
+    componentsDir ??= findComponentsDir();
+    text = readFileSync(join(componentsDir, relativePath), "utf8");
+    cache.set(relativePath, text);
+  }
+  return text;
+}

@@ -1,0 +1,98 @@
+import * as pulumi from "@pulumi/pulumi";
+import { readFileSync } from "node:fs";
+import type { z } from "zod";
+import { isPublicKey } from "../components/host/index.js";
+import type { DebVisorClusterArgs, DebVisorClusterNodeArgs } from "../components/cluster.js";
+import { stackConfigSchema, type StackConfig } from "./schema.js";
+
+/** All that is wrong with a stack config, one line per problem, each naming the field. */
+export class StackConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid DebVisor stack config (debvisor:cluster):\n  - ${problems.join("\n  - ")}`);
+    this.name = "StackConfigError";
+  }
+}
+
+export interface LoadOptions {
+  /** The secret `debvisor:sshPrivateKey`, when the stack sets one. */
+  sshPrivateKey?: pulumi.Input<string>;
+  /** Reads a file (tests replace it). @default fs.readFileSync(path, "utf8") */
+  readFile?: (path: string) => string;
+}
+
+/** `nodes[2].address` from a zod path. */
+export function fieldName(path: PropertyKey[]): string {
+  return path.map((p, i) => (typeof p === "number" ? `[${p}]` : `${i === 0 ? "" : "."}${String(p)}`)).join("");
+}
+
+function valueAt(raw: unknown, path: PropertyKey[]): unknown {
+  let v: unknown = raw;
+  for (const p of path) v = v !== null && typeof v === "object" ? (v as Record<PropertyKey, unknown>)[p] : undefined;
+  return v;
+}
+
+function describe(raw: unknown, issue: z.core.$ZodIssue): string {
+  if (issue.code === "unrecognized_keys") {
+    return issue.keys.map((k) => `${fieldName([...issue.path, k])}: unknown field`).join("; ");
+  }
+  const value = valueAt(raw, issue.path);
+  const got = value === undefined ? "nothing" : JSON.stringify(value);
+  return `${fieldName(issue.path) || "(root)"}: ${issue.message}, got ${got}`;
+}
+
+/**
+ * Validates `debvisor:cluster` and turns it into DebVisorCluster arguments. Reads the
+ * key files it names. Throws StackConfigError listing every problem; registers nothing.
+ */
+export function loadStackConfig(raw: unknown, options: LoadOptions = {}): DebVisorClusterArgs {
+  const parsed = stackConfigSchema.safeParse(raw);
+  if (!parsed.success) throw new StackConfigError(parsed.error.issues.map((i) => describe(raw, i)));
+  const cfg: StackConfig = parsed.data;
+  const read = options.readFile ?? ((p: string) => readFileSync(p, "utf8"));
+  const problems: string[] = [];
+  const readField = (field: string, path: string): string | undefined => {
+    try {
+      return read(path);
+    } catch (e) {
+      problems.push(`${field}: cannot read ${JSON.stringify(path)} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      return undefined;
+    }
+  };
+
+  const nodes: DebVisorClusterNodeArgs[] = cfg.nodes.map((n, i) => {
+    const s = { ...cfg.defaults, ...n };
+    const f = `nodes[${i}]`;
+    let hostKey = n.hostKey;
+    if (n.hostKeyFile !== undefined) {
+      const text = readField(`${f}.hostKeyFile`, n.hostKeyFile)?.trim();
+      if (text !== undefined && !isPublicKey(text)) problems.push(`${f}.hostKeyFile: ${JSON.stringify(n.hostKeyFile)} does not hold one SSH public key line`);
+      hostKey = text;
+    }
+    let privateKey: pulumi.Input<string> | undefined;
+    if (s.privateKeyFile !== undefined) {
+      const keyField = n.privateKeyFile !== undefined ? `${f}.privateKeyFile` : "defaults.privateKeyFile";
+      const text = readField(keyField, s.privateKeyFile);
+      if (text !== undefined && !text.includes("PRIVATE KEY-----")) problems.push(`${keyField}: ${JSON.stringify(s.privateKeyFile)} is not a private key file`);
+      if (text !== undefined) privateKey = pulumi.secret(text);
+    } else if (options.sshPrivateKey !== undefined) {
+      privateKey = pulumi.secret(options.sshPrivateKey);
+    } else {
+      problems.push(`${f}.privateKeyFile: no SSH private key: set privateKeyFile (here or in defaults) or the secret debvisor:sshPrivateKey`);
+    }
+    return {
+      name: n.name,
+      profile: s.profile as DebVisorClusterNodeArgs["profile"],
+      host: {
+        address: n.address, port: s.port, user: s.user, privateKey: privateKey ?? "",
+        hostKey, insecureSkipHostKeyCheck: s.insecureSkipHostKeyCheck,
+      },
+      base: {
+        release: s.release, mirror: s.mirror, securityMirror: s.securityMirror, aptProxy: s.aptProxy,
+        contrib: s.contrib, nonFree: s.nonFree, backports: s.backports, packages: s.packages,
+        locale: s.locale, timezone: s.timezone,
+      },
+    };
+  });
+  if (problems.length > 0) throw new StackConfigError(problems);
+  return { nodes };
+}
