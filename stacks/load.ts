@@ -35,9 +35,12 @@ function describe(raw: unknown, issue: z.core.$ZodIssue): string {
   if (issue.code === "unrecognized_keys") {
     return issue.keys.map((k) => `${fieldName([...issue.path, k])}: unknown field`).join("; ");
   }
+  const field = fieldName(issue.path) || "(root)";
   const value = valueAt(raw, issue.path);
-  const got = value === undefined ? "nothing" : JSON.stringify(value);
-  return `${fieldName(issue.path) || "(root)"}: ${issue.message}, got ${got}`;
+  if (issue.code === "invalid_type") {
+    return value === undefined ? `${field}: is required` : `${field}: must be ${/^[aeiou]/.test(issue.expected) ? "an" : "a"} ${issue.expected}, got ${JSON.stringify(value)}`;
+  }
+  return `${field}: ${issue.message}, got ${value === undefined ? "nothing" : JSON.stringify(value)}`;
 }
 
 /**

@@ -1,0 +1,366 @@
+#!/bin/bash
+# DebVisor lab: a fleet of real Debian hosts (real systemd, sshd, udev, apt) on
+# this machine, each a systemd-nspawn container on its own overlay, in its own
+# network namespace on a private bridge, with optional loop-device disks.
+#
+#   npm run lab -- up [--hosts N] [--release bookworm|trixie] [--disks N[:SIZE]]
+#   npm run lab -- down [--keep] [--wipe-disks]
+#   npm run lab -- status
+#   npm run lab -- ssh <host> [-- command...]
+#   npm run lab -- restart <host>
+#   npm run lab -- reset-hostkey <host>
+#
+# Runs as root. State lives in $DEBVISOR_LAB_DIR (default /var/lib/debvisor-lab).
+set -euo pipefail
+export PATH=$PATH:/usr/sbin:/sbin
+
+LAB_T0=$SECONDS
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=base.sh
+. "$LAB_SRC/base.sh"
+# shellcheck source=fleet.sh
+. "$LAB_SRC/fleet.sh"
+
+usage() {
+  cat <<EOF
+usage: npm run lab -- <command> [options]    (or: bash scripts/lab/lab.sh ...; as root)
+
+  up [--hosts N] [--release bookworm|trixie] [--disks N[:SIZE]]
+        start the fleet n1..nN at $LAB_NET.11.. (defaults: 3 hosts, $LAB_DEFAULT_RELEASE,
+        no disks; disk SIZE defaults to 10G). With the fleet already up it only
+        checks that every host answers SSH.
+  down [--keep] [--wipe-disks]
+        stop and remove everything the lab made on the machine. --keep keeps the
+        hosts' filesystems for the next up (default: next up gives fresh hosts);
+        --wipe-disks deletes the disk images (kept by default).
+  status
+        one line per host (address, running, SSH), bridge and apt proxy;
+        exit 1 when the fleet is partially up.
+  ssh <host> [-- command...]
+        ssh -F \$LAB_DIR/ssh_config <host> (as $LAB_USER; root@<host> works too)
+  restart <host>
+        reboot one host and wait until it answers SSH again
+  reset-hostkey <host>
+        give a host new SSH host keys WITHOUT updating known_hosts/hostkeys
+        (for tests that a changed host key is refused)
+
+State directory: $LAB_DIR (set DEBVISOR_LAB_DIR to move it); consumers read
+$LAB_DIR/lab.json, ssh_config, known_hosts, hostkeys/<host>.pub, id_ed25519.
+EOF
+}
+
+# ---------------------------------------------------------------- up
+cmd_up() {
+  local want_hosts='' want_release='' want_disks='' want_size=''
+  while (($#)); do
+    case $1 in
+      --hosts)
+        if ! [[ ${2:-} =~ ^[0-9]+$ ]] || (($2 < 1 || $2 > 40)); then die "--hosts needs a number from 1 to 40"; fi
+        want_hosts=$2
+        shift 2
+        ;;
+      --release)
+        [[ " $LAB_RELEASES " == *" ${2:-} "* && -n ${2:-} ]] || die "--release must be one of: $LAB_RELEASES"
+        want_release=$2
+        shift 2
+        ;;
+      --disks)
+        [[ ${2:-} =~ ^([0-9]+)(:([0-9]+[KMGT]?))?$ ]] || die "--disks takes N or N:SIZE (e.g. 2 or 2:6G)"
+        want_disks=${BASH_REMATCH[1]}
+        want_size=${BASH_REMATCH[3]:-10G}
+        ((want_disks <= 8)) || die "--disks: at most 8 per host"
+        shift 2
+        ;;
+      -h | --help)
+        usage
+        return 0
+        ;;
+      *) die "up: unknown option '$1' (see: npm run lab -- help)" ;;
+    esac
+  done
+  require_root
+  take_lock
+  ensure_tools
+  load_fleet
+
+  if [[ -f $LAB_JSON && -f $FLEET_ENV ]]; then
+    if [[ -n $want_release && $want_release != "$FLEET_RELEASE" ]] ||
+      [[ -n $want_hosts && $want_hosts != "$FLEET_HOSTS" ]] ||
+      [[ -n $want_disks && $want_disks != "$FLEET_DISKS" ]] ||
+      [[ -n $want_disks && $want_disks != 0 && $want_size != "$FLEET_DISK_SIZE" ]]; then
+      die "the lab is already up with $FLEET_HOSTS $FLEET_RELEASE host(s) and $FLEET_DISKS disk(s) of $FLEET_DISK_SIZE each: run 'down' first to change it"
+    fi
+    up_check_running
+    return
+  fi
+
+  FLEET_RELEASE=${want_release:-$LAB_DEFAULT_RELEASE}
+  FLEET_HOSTS=${want_hosts:-3}
+  FLEET_DISKS=${want_disks:-0}
+  FLEET_DISK_SIZE=${want_size:-10G}
+
+  if lab_present; then
+    log "cleaning up what an earlier lab run left on the machine"
+    teardown "$([[ -f $LAB_DIR/hosts/.kept ]] && echo 1 || echo 0)" 0
+  fi
+  local kept=0
+  if [[ -f $LAB_DIR/hosts/.kept ]]; then
+    kept=1
+    log "reusing the hosts' filesystems kept by 'down --keep'"
+  fi
+
+  CREATED_DISKS=()
+  UP_KEPT=$kept
+  trap 'up_failed $?' EXIT
+  trap 'exit 130' INT TERM HUP
+
+  mkdir -p "$RUN_DIR" "$LOG_DIR"
+  rm -f "$LOG_DIR"/n*.log "$LOG_DIR"/n*.verify
+  FLEET_CGROUPS=$(cgroup_roots | tr '\n' ' ')
+  FLEET_BASE=''
+  save_fleet # from here on, down knows what to clean
+
+  write_client_key
+  ensure_base "$FLEET_RELEASE"
+  FLEET_BASE=$BASE_DIR
+  save_fleet
+
+  log "network: bridge $LAB_BRIDGE $LAB_GW/24, apt proxy $LAB_PROXY"
+  bridge_up
+  acng_start
+
+  local i hosts_label="n1..n$FLEET_HOSTS"
+  ((FLEET_HOSTS > 1)) || hosts_label=n1
+  ((FLEET_DISKS == 0)) || log "disks: $FLEET_DISKS per host, $FLEET_DISK_SIZE each (sparse, in $DISK_DIR)"
+  for ((i = 1; i <= FLEET_HOSTS; i++)); do
+    disks_attach "$i"
+    host_prepare "$i"
+    host_net_up "$i"
+  done
+  rm -f "$LAB_DIR/hosts/.kept"
+  write_ssh_files
+
+  log "booting $hosts_label ($FLEET_RELEASE)"
+  for ((i = 1; i <= FLEET_HOSTS; i++)); do host_start "$i"; done
+
+  local late=()
+  mapfile -t late < <(wait_ssh "$LAB_BOOT_TIMEOUT" $(seq 1 "$FLEET_HOSTS"))
+  if ((${#late[@]})); then
+    # A host sometimes never comes up (or hangs in its first boot): once more.
+    warn "no SSH answer from ${late[*]/#/n} after ${LAB_BOOT_TIMEOUT}s: restarting them"
+    hosts_stop "${late[@]}"
+    for i in "${late[@]}"; do host_start "$i"; done
+    mapfile -t late < <(wait_ssh "$LAB_BOOT_TIMEOUT" "${late[@]}")
+    if ((${#late[@]})); then
+      for i in "${late[@]}"; do
+        printf '[lab] --- last lines of n%s console (%s):\n' "$i" "$LOG_DIR/n$i.log" >&2
+        tail -n 15 "$LOG_DIR/n$i.log" >&2 || true
+      done
+      die "host(s) ${late[*]/#/n} never answered SSH"
+    fi
+  fi
+  log "all hosts answer SSH; checking $LAB_USER, sudo and disks"
+  verify_hosts $(seq 1 "$FLEET_HOSTS") || die "host checks failed"
+  write_lab_json
+  trap - EXIT INT TERM HUP
+  log "lab up: $FLEET_HOSTS $FLEET_RELEASE host(s) in $((SECONDS - LAB_T0))s, RAM $(lab_memory); fleet: $LAB_JSON"
+  log "try: npm run lab -- ssh n1 -- sudo true"
+}
+
+up_failed() {
+  local rc=$1
+  trap - EXIT INT TERM HUP
+  ((rc == 0)) && return 0
+  set +e
+  log "up failed (exit $rc): tearing down what it made"
+  teardown "$UP_KEPT" 0
+  local f
+  for f in "${CREATED_DISKS[@]}"; do rm -f "$f"; done
+  log "see the logs in $LOG_DIR"
+  exit "$rc"
+}
+
+# `up` with the fleet running: every host must answer; a host that does not is
+# started again (once). Nothing is torn down here: this run made nothing.
+up_check_running() {
+  if ! bridge_exists || [[ -z $(acng_pid) ]]; then
+    die "the lab is partially up (bridge or apt proxy missing): run 'down', then 'up'"
+  fi
+  FLEET_CGROUPS=$(discover_cgroups)
+  local i bad=() late=()
+  for ((i = 1; i <= FLEET_HOSTS; i++)); do
+    ssh_answers "$(host_name "$i")" || bad+=("$i")
+  done
+  if ((${#bad[@]})); then
+    warn "no SSH answer from ${bad[*]/#/n}: restarting them"
+    for i in "${bad[@]}"; do
+      ip netns list | grep -q "^$(host_netns "$i")\b" ||
+        die "n$i lost its network namespace: run 'down', then 'up'"
+    done
+    hosts_stop "${bad[@]}"
+    for i in "${bad[@]}"; do host_start "$i"; done
+    mapfile -t late < <(wait_ssh "$LAB_BOOT_TIMEOUT" "${bad[@]}")
+    ((${#late[@]} == 0)) || die "host(s) ${late[*]/#/n} do not answer SSH (console logs in $LOG_DIR)"
+  fi
+  verify_hosts $(seq 1 "$FLEET_HOSTS") || die "host checks failed"
+  log "lab already up: $FLEET_HOSTS $FLEET_RELEASE host(s), all answer SSH"
+}
+
+# ---------------------------------------------------------------- down
+cmd_down() {
+  local keep=0 wipe=0
+  while (($#)); do
+    case $1 in
+      --keep) keep=1 ;;
+      --wipe-disks) wipe=1 ;;
+      -h | --help)
+        usage
+        return 0
+        ;;
+      *) die "down: unknown option '$1'" ;;
+    esac
+    shift
+  done
+  require_root
+  take_lock
+  load_fleet
+  FLEET_CGROUPS=$(discover_cgroups)
+  if ! lab_present; then
+    if ((wipe)) && [[ -d $DISK_DIR ]]; then
+      teardown "$keep" 1
+    elif ((keep == 0)) && [[ -d $LAB_DIR/hosts ]]; then
+      rm -rf "$LAB_DIR/hosts"
+      log "removed the kept host filesystems"
+    fi
+    log "lab is down"
+    return 0
+  fi
+  teardown "$keep" "$wipe"
+  log "lab down in $((SECONDS - LAB_T0))s$( ((keep)) && echo ' (host filesystems kept)')"
+}
+
+# ---------------------------------------------------------------- status
+cmd_status() {
+  require_root
+  load_fleet
+  FLEET_CGROUPS=$(discover_cgroups)
+  if ! lab_present; then
+    echo "lab: down"
+    return 0
+  fi
+  local ok=1 i name pid run ssh acng
+  if bridge_exists; then
+    echo "bridge  $LAB_BRIDGE $LAB_GW/24: up"
+  else
+    echo "bridge  $LAB_BRIDGE: missing"
+    ok=0
+  fi
+  acng=$(acng_pid)
+  if [[ -n $acng ]] && proxy_answers; then
+    echo "proxy   $LAB_PROXY: up (apt-cacher-ng pid $acng)"
+  else
+    echo "proxy   $LAB_PROXY: ${acng:+running (pid $acng) but not answering}${acng:-down}"
+    ok=0
+  fi
+  for ((i = 1; i <= FLEET_HOSTS; i++)); do
+    name=$(host_name "$i")
+    pid=$(host_nspawn_pid "$i")
+    run=down ssh=no
+    [[ -n $pid ]] && run=up
+    ssh_answers "$name" && ssh=yes
+    [[ $run == up && $ssh == yes ]] || ok=0
+    printf '%-6s  %-12s  %-4s  ssh %s\n' "$name" "$(host_ip "$i")" "$run" "$ssh"
+  done
+  if ((ok)) && [[ -f $LAB_JSON ]]; then
+    echo "lab: up ($FLEET_HOSTS $FLEET_RELEASE host(s), $FLEET_DISKS disk(s) each, RAM $(lab_memory))"
+    return 0
+  fi
+  echo "lab: partially up (run 'down', then 'up')"
+  return 1
+}
+
+# ---------------------------------------------------------------- ssh & co
+need_up() {
+  load_fleet
+  [[ -f $SSH_CONFIG && -f $FLEET_ENV ]] || die "the lab is not up (npm run lab -- up)"
+}
+
+cmd_ssh() {
+  (($#)) || die "usage: ssh <host> [-- command...]"
+  require_root
+  need_up
+  local host=$1
+  shift
+  [[ ${1:-} == -- ]] && shift
+  exec ssh -F "$SSH_CONFIG" "$host" "$@"
+}
+
+cmd_restart() {
+  (($# == 1)) || die "usage: restart <host>"
+  require_root
+  take_lock
+  need_up
+  local i name pid init='' t late=()
+  i=$(host_index "$1")
+  name=$(host_name "$i")
+  FLEET_CGROUPS=$(discover_cgroups)
+  # SIGINT to the container's systemd = ctrl-alt-del = reboot; nspawn exits
+  # 133 and the host's loop boots it again.
+  for pid in $(host_pids "$i"); do
+    [[ $(awk '/^NSpid:/ { print $NF }' "/proc/$pid/status" 2>/dev/null) == 1 ]] && init=$pid && break
+  done
+  if [[ -n $init ]]; then
+    pid=$(host_nspawn_pid "$i")
+    log "rebooting $name"
+    kill -INT "$init"
+    for ((t = 0; t < LAB_STOP_TIMEOUT * 2; t++)); do
+      [[ $(host_nspawn_pid "$i") == "$pid" ]] || break
+      sleep 0.5
+    done
+  fi
+  if [[ -z $init || $(host_nspawn_pid "$i") == "${pid:-}" || -z $(host_pids "$i") ]]; then
+    log "restarting $name the hard way"
+    hosts_stop "$i"
+    host_start "$i"
+  fi
+  mapfile -t late < <(wait_ssh "$LAB_BOOT_TIMEOUT" "$i")
+  ((${#late[@]} == 0)) || die "$name does not answer SSH after the restart (console: $LOG_DIR/$name.log)"
+  verify_hosts "$i" || die "$name checks failed after the restart"
+  log "$name is back"
+}
+
+cmd_reset_hostkey() {
+  (($# == 1)) || die "usage: reset-hostkey <host>"
+  require_root
+  take_lock
+  need_up
+  local i name
+  i=$(host_index "$1")
+  name=$(host_name "$i")
+  lab_ssh "root@$name" 'rm -f /etc/ssh/ssh_host_*_key /etc/ssh/ssh_host_*_key.pub &&
+    ssh-keygen -A >/dev/null && systemctl restart ssh' </dev/null ||
+    die "could not reset the host keys of $name"
+  log "$name has new SSH host keys; $KNOWN_HOSTS and $HOSTKEY_DIR/$name.pub still hold the old ones"
+  log "(ssh to $name is now refused; 'down' + 'up' gives fresh hosts again)"
+}
+
+main() {
+  LAB_CMD=${1:-help}
+  (($#)) && shift
+  case $LAB_CMD in
+    up) cmd_up "$@" ;;
+    down) cmd_down "$@" ;;
+    status) cmd_status "$@" ;;
+    ssh) cmd_ssh "$@" ;;
+    restart) cmd_restart "$@" ;;
+    reset-hostkey) cmd_reset_hostkey "$@" ;;
+    help | -h | --help) usage ;;
+    *)
+      usage >&2
+      die "unknown command '$LAB_CMD'"
+      ;;
+  esac
+}
+
+main "$@"

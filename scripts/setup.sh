@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# npm run setup: make the real Pulumi engine usable on this machine, offline
+# if need be, then create the local `dev` stack.
+#
+# The CLI comes from, in order: a `pulumi` of the pinned version already on
+# PATH (including our cache), the official installer when get.pulumi.com
+# answers, else a build from the Go module proxy into the cache dir
+# (first run takes minutes; later runs only check and take seconds).
+# Versions: scripts/versions.env. Cache layout and env: scripts/toolchain/env.sh.
+set -euo pipefail
+# shellcheck source=scripts/toolchain/env.sh
+. "$(dirname "${BASH_SOURCE[0]}")/toolchain/env.sh"
+# shellcheck source=scripts/toolchain/lib.sh
+. "$DEBVISOR_ROOT/scripts/toolchain/lib.sh"
+
+step "pulumi v$PULUMI_VERSION toolchain; cache: $DEBVISOR_CACHE"
+
+# The engine, providers and npm SDKs must match: refuse drift early.
+check_pin "$PULUMI_VERSION" "$PULUMI_NPM"
+check_pin "$COMMAND_VERSION" "$COMMAND_NPM"
+check_pin "$KUBERNETES_VERSION" "$KUBERNETES_NPM"
+check_pin "$RANDOM_VERSION" "$RANDOM_NPM"
+[[ -d "$DEBVISOR_ROOT/node_modules/@pulumi/pulumi" ]] || die "node_modules is missing: run npm ci first"
+mkdir -p "$BIN" "$PULUMI_HOME"
+
+# online: can we reach the official installer? Checked once, fails fast offline.
+ONLINE=
+online() {
+  if [[ -z "$ONLINE" ]]; then
+    ONLINE=no
+    if [[ "${DEBVISOR_OFFLINE:-}" != 1 ]] && curl -fsS --max-time 5 -o /dev/null https://get.pulumi.com 2>/dev/null; then
+      ONLINE=yes
+    fi
+  fi
+  [[ "$ONLINE" == yes ]]
+}
+
+# --- CLI and Node.js language host ------------------------------------------
+current=$(pulumi version 2>/dev/null || true)
+if [[ "$current" == "v$PULUMI_VERSION" ]] && command -v pulumi-language-nodejs >/dev/null; then
+  step "pulumi $current found at $(command -v pulumi)"
+else
+  [[ -z "$current" ]] || step "ignoring pulumi $current at $(command -v pulumi): need v$PULUMI_VERSION"
+  : >"$LOG"
+  if online; then
+    step "installing pulumi v$PULUMI_VERSION with the official installer (log: $LOG)"
+    logged "running the official installer" bash -c "curl -fsSL https://get.pulumi.com |
+      sh -s -- --version '$PULUMI_VERSION' --install-root '$DEBVISOR_TOOLCHAIN' --no-edit-path" ||
+      die "official installer failed; full log: $LOG"
+    manifest_set pulumi "$PULUMI_VERSION" installer
+    manifest_set pulumi-language-nodejs "$PULUMI_VERSION" installer
+  else
+    step "offline: building from the Go module proxy into $BIN (log: $LOG)"
+    go_env
+    step "building pulumi CLI v$PULUMI_VERSION (first time: several minutes) ..."
+    build_cli || die "building the pulumi CLI failed; full log: $LOG"
+    manifest_set pulumi "$PULUMI_VERSION" go-proxy
+    step "building pulumi-language-nodejs ..."
+    build_langhost || die "building pulumi-language-nodejs failed; full log: $LOG"
+    manifest_set pulumi-language-nodejs "$PULUMI_VERSION" local-source
+  fi
+  step "pulumi $(pulumi version) ready"
+fi
+
+# Dynamic providers (pulumi.dynamic) run through this tiny script.
+install -m 0755 "$DEBVISOR_ROOT/scripts/toolchain/pulumi-resource-pulumi-nodejs" "$BIN/"
+
+# --- resource providers ------------------------------------------------------
+MISSING=()
+# provider NAME VERSION GO_MODULE GO_VERSION
+provider() {
+  local name=$1 version=$2 bin="pulumi-resource-$1"
+  if manifest_has "$bin" "$version"; then
+    step "$bin v$version: cached"
+  elif [[ -d "$PULUMI_HOME/plugins/resource-$name-v$version" ]]; then
+    step "$bin v$version: installed plugin"
+  elif command -v "$bin" >/dev/null; then
+    step "$bin: using $(command -v "$bin") (its version is not checked)"
+  elif online; then
+    logged "installing $bin v$version" pulumi plugin install resource "$name" "$version" ||
+      die "pulumi plugin install resource $name $version failed; full log: $LOG"
+  elif [[ -n "$4" ]]; then
+    go_env
+    step "building $bin v$version from $3@$4 ..."
+    if build_provider "$name" "$version" "$3" "$4"; then
+      manifest_set "$bin" "$version" go-proxy
+    else
+      step "SKIP $bin v$version: build failed (see $LOG and scripts/toolchain/NOTES.md)"
+      MISSING+=("$name")
+    fi
+  else
+    step "SKIP $bin v$version: the Go module proxy does not serve it (see scripts/toolchain/NOTES.md)"
+    MISSING+=("$name")
+  fi
+}
+provider command "$COMMAND_VERSION" "$COMMAND_GO_MODULE" "$COMMAND_GO_VERSION"
+provider kubernetes "$KUBERNETES_VERSION" "$KUBERNETES_GO_MODULE" "$KUBERNETES_GO_VERSION"
+provider random "$RANDOM_VERSION" "$RANDOM_GO_MODULE" "$RANDOM_GO_VERSION"
+
+# --- local backend and the dev stack ----------------------------------------
+if [[ "$PULUMI_BACKEND_URL" == file://* ]]; then
+  mkdir -p "${PULUMI_BACKEND_URL#file://}"
+fi
+debvisor_passphrase "$DEBVISOR_DEV_STACK"
+cd "$DEBVISOR_ROOT"
+if pulumi stack select "$DEBVISOR_DEV_STACK" --non-interactive >/dev/null 2>&1; then
+  step "stack $DEBVISOR_DEV_STACK exists on $PULUMI_BACKEND_URL"
+else
+  PULUMI_SKIP_CONFIRMATIONS=true pulumi stack init "$DEBVISOR_DEV_STACK" --non-interactive >/dev/null ||
+    die "pulumi stack init $DEBVISOR_DEV_STACK failed"
+  step "created stack $DEBVISOR_DEV_STACK on $PULUMI_BACKEND_URL"
+fi
+
+# --- summary -------------------------------------------------------------------
+step "toolchain in $BIN:"
+sed 's/^/    /' "$MANIFEST" 2>/dev/null || true
+if ((${#MISSING[@]})); then
+  step "WARNING: providers not installed: ${MISSING[*]}; programs using them cannot preview or deploy"
+fi
+step "done. Run Pulumi with: bash scripts/pulumi.sh <args>  (e.g. npm run preview)"
