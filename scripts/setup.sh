@@ -106,8 +106,9 @@ cd "$DEBVISOR_ROOT"
 if pulumi stack select "$DEBVISOR_DEV_STACK" --non-interactive >/dev/null 2>&1; then
   step "stack $DEBVISOR_DEV_STACK exists on $PULUMI_BACKEND_URL"
 else
-  PULUMI_SKIP_CONFIRMATIONS=true pulumi stack init "$DEBVISOR_DEV_STACK" --non-interactive >/dev/null ||
-    die "pulumi stack init $DEBVISOR_DEV_STACK failed"
+  # Writes encryptionsalt into Pulumi.dev.yaml, or reuses the one there.
+  out=$(PULUMI_SKIP_CONFIRMATIONS=true pulumi stack init "$DEBVISOR_DEV_STACK" --non-interactive 2>&1) ||
+    die "pulumi stack init $DEBVISOR_DEV_STACK failed: $out"
   step "created stack $DEBVISOR_DEV_STACK on $PULUMI_BACKEND_URL"
 fi
 

@@ -88,6 +88,7 @@ export function loadStackConfig(raw: unknown, options: LoadOptions = {}): DebVis
       host: {
         address: n.address, port: s.port, user: s.user, privateKey: privateKey ?? "",
         hostKey, insecureSkipHostKeyCheck: s.insecureSkipHostKeyCheck,
+        dialErrorLimit: s.dialErrorLimit, perDialTimeout: s.perDialTimeout,
       },
       base: {
         release: s.release, mirror: s.mirror, securityMirror: s.securityMirror, aptProxy: s.aptProxy,

@@ -18,6 +18,10 @@ const nodeSettings = {
   /** Path of the SSH private key on the machine that runs Pulumi (or set the secret `debvisor:sshPrivateKey`). */
   privateKeyFile: absolutePath.optional(),
   insecureSkipHostKeyCheck: z.boolean().optional(),
+  /** Failed SSH dials before a step gives up (default 10). */
+  dialErrorLimit: z.number().int().min(1).max(100).optional(),
+  /** Seconds per SSH dial attempt (default 15). */
+  perDialTimeout: z.number().int().min(1).max(600).optional(),
   profile: z.enum(PROFILE_NAMES as [string, ...string[]], { error: `must be one of ${PROFILE_NAMES.join(", ")}` }).optional(),
   release: z.enum(RELEASES, { error: `must be one of ${RELEASES.join(", ")}` }).optional(),
   mirror: httpUrl.optional(),

@@ -1,4 +1,5 @@
 # Reports host facts as @fact lines; changes nothing.
+# shellcheck source=/dev/null
 . /etc/os-release
 dv_fact debianVersion "$(cat /etc/debian_version)"
 dv_fact codename "${VERSION_CODENAME:-unknown}"
@@ -10,5 +11,5 @@ dv_fact memoryMiB "$(awk '/^MemTotal:/ {print int($2/1024)}' /proc/meminfo)"
 dv_fact cpus "$(nproc)"
 # Whole disks by stable id (no partitions, no duplicate wwn- aliases).
 dv_fact disksById "$(find /dev/disk/by-id -mindepth 1 -maxdepth 1 ! -name '*-part*' ! -name 'wwn-*' -printf '%f\n' 2>/dev/null | sort | paste -sd, -)"
-dv_fact locale "$(. /etc/default/locale 2>/dev/null; echo "${LANG:-}")"
+dv_fact locale "$(sed -n 's/^LANG=//p' /etc/default/locale 2>/dev/null)"
 dv_fact timezone "$(cat /etc/timezone 2>/dev/null || true)"

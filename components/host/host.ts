@@ -51,6 +51,8 @@ export function validateHostArgs(args: HostArgs, field = "host"): void {
   if (typeof args.address !== "string" || !isAddress(args.address)) fail("address", "not an IP address or host name", args.address);
   if (args.port !== undefined && !(Number.isInteger(args.port) && args.port >= 1 && args.port <= 65535)) fail("port", "must be an integer from 1 to 65535", args.port);
   if (args.user !== undefined && !USER_NAME.test(args.user)) fail("user", "not a valid user name", args.user);
+  if (args.dialErrorLimit !== undefined && !(Number.isInteger(args.dialErrorLimit) && args.dialErrorLimit >= 1)) fail("dialErrorLimit", "must be a positive integer", args.dialErrorLimit);
+  if (args.perDialTimeout !== undefined && !(Number.isInteger(args.perDialTimeout) && args.perDialTimeout >= 1)) fail("perDialTimeout", "must be a positive integer (seconds)", args.perDialTimeout);
   if (args.privateKey === undefined || args.privateKey === "") fail("privateKey", "is required", args.privateKey);
   if (args.hostKey !== undefined && !isPublicKey(args.hostKey)) fail("hostKey", "not an SSH public key line (ssh-ed25519 AAAA...)", args.hostKey);
   if (args.hostKey === undefined && args.insecureSkipHostKeyCheck !== true) {

@@ -41,9 +41,12 @@ export function renderPayload(script: string, params: Record<string, string>): s
  * arrives on stdin, is stored in a root-only file (so commands in the script cannot eat
  * it from stdin) and runs under `timeout`.
  */
-export function renderCommand(user: string, timeoutSeconds: number): string {
+export function renderCommand(user: string, timeoutSeconds: number, stepName: string): string {
+  // Each run is logged to the host's journal (tag debvisor), so "which steps ran" can
+  // be read on the host.
   const inner =
     'umask 077; f=$(mktemp /run/debvisor-step.XXXXXX); trap \'rm -f "$f"\' EXIT; cat >"$f"; ' +
+    `logger -t debvisor -- ${quote([`step ${stepName} start`])} 2>/dev/null || true; ` +
     `timeout --kill-after=15 ${timeoutSeconds} bash "$f" </dev/null`;
   const sudo = user === "root" ? "" : "sudo -n ";
   return `${sudo}bash -c ${quote([inner])}`;
@@ -104,7 +107,7 @@ export class RemoteStep {
       name,
       {
         connection: connectionFor(args.host),
-        create: renderCommand(args.host.user, timeoutSeconds),
+        create: renderCommand(args.host.user, timeoutSeconds, name),
         stdin,
         triggers: [stepTrigger(args.script, params, secretNames, timeoutSeconds)],
         addPreviousOutputInEnv: false,

@@ -85,7 +85,7 @@ Remap-secdeb: security.debian.org security.debian.org/debian-security deb.debian
 ReportPage: acng-report.html
 EOF
   printf '%s/\n' "$LAB_MIRROR" >"$d/conf/backends_debian"
-  setsid apt-cacher-ng -c "$d/conf" >"$LOG_DIR/acng.out" 2>&1 </dev/null &
+  setsid apt-cacher-ng -c "$d/conf" >"$LOG_DIR/acng.out" 2>&1 </dev/null 9>&- &
   pid=$!
   printf '%s\n' "$pid" >"$RUN_DIR/acng.pid"
   for root in $FLEET_CGROUPS; do
@@ -226,7 +226,7 @@ host_start() {
   cgroup_is_hybrid && env+=(SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1)
   env "${env[@]}" setsid bash "$LAB_SRC/host-loop.sh" \
     "$name" "$(host_dir "$i")/root" "$(host_netns "$i")" "$RUN_DIR" "${args[@]}" \
-    >>"$LOG_DIR/$name.log" 2>&1 </dev/null &
+    >>"$LOG_DIR/$name.log" 2>&1 </dev/null 9>&- &
   printf '%s\n' "$!" >"$RUN_DIR/$name.loop.pid"
 }
 

@@ -192,6 +192,11 @@ up_check_running() {
   for ((i = 1; i <= FLEET_HOSTS; i++)); do
     ssh_answers "$(host_name "$i")" || bad+=("$i")
   done
+  for i in "${bad[@]}"; do
+    if lab_ssh "$(host_name "$i")" true </dev/null 2>&1 | grep -q 'Host key verification failed'; then
+      die "n$i answers with a host key that is not the one in $KNOWN_HOSTS (after reset-hostkey?): run 'down', then 'up'"
+    fi
+  done
   if ((${#bad[@]})); then
     warn "no SSH answer from ${bad[*]/#/n}: restarting them"
     for i in "${bad[@]}"; do

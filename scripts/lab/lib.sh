@@ -52,7 +52,8 @@ require_root() {
     die "the lab must run as root (it creates network namespaces, mounts and loop devices); try: sudo npm run lab -- ${LAB_CMD:-up}"
 }
 
-# Serialise commands that change the lab.
+# Serialise commands that change the lab. (Fd 9 must not leak into the
+# long-running processes the lab starts: they are started with 9>&-.)
 take_lock() {
   mkdir -p "$LAB_DIR"
   exec 9>"$LAB_DIR/.lock"

@@ -26,12 +26,15 @@ logged() {
   printf '\n=== %s: %s\n' "$(date -u +%FT%TZ)" "$label" >>"$LOG"
   "$@" >>"$LOG" 2>&1 &
   pid=$!
+  # Background jobs ignore Ctrl-C in scripts: stop the build with us.
+  trap 'kill "$pid" 2>/dev/null; exit 130' INT TERM
   while kill -0 "$pid" 2>/dev/null; do
     sleep 1
     n=$((n + 1))
     if ((n % 30 == 0)); then step "  ... still $label (log: $LOG)"; fi
   done
   wait "$pid" || rc=$?
+  trap - INT TERM
   if ((rc != 0)); then
     echo "---- last 30 lines of $LOG ----" >&2
     tail -n 30 "$LOG" >&2

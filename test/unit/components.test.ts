@@ -20,6 +20,8 @@ describe("components under mocks", () => {
       ],
     });
     new RemoteStep("secret-step", { host: resolveHost(hostArgs("10.213.0.13")), script: "base/packages.sh", params: { DV_PACKAGES: "jq" }, secretParams: { DV_TOKEN: pulumi.secret(CANARY_TOKEN) } }, {});
+    // A secret parameter handed over as a plain string is still treated as a secret.
+    new RemoteStep("plain-secret-step", { host: resolveHost(hostArgs("10.213.0.14")), script: "base/packages.sh", secretParams: { DV_TOKEN: CANARY_TOKEN } }, {});
     regs = [...(await mocks.settle())];
   });
 
@@ -30,13 +32,13 @@ describe("components under mocks", () => {
     expect(byType("debvisor:base:DebianBase")).toEqual(["lab-n1-base", "lab-n2-base"]);
     expect(byType("command:remote:Command")).toEqual([
       "lab-n1-base-apt", "lab-n1-base-facts", "lab-n1-base-locale", "lab-n1-base-packages",
-      "lab-n2-base-apt", "lab-n2-base-facts", "lab-n2-base-locale", "lab-n2-base-packages", "secret-step",
+      "lab-n2-base-apt", "lab-n2-base-facts", "lab-n2-base-locale", "lab-n2-base-packages", "plain-secret-step", "secret-step",
     ]);
   });
 
   it("parents every child to its component, named after it", () => {
     for (const r of regs) {
-      if (r.name === "lab" || r.name === "secret-step") continue;
+      if (["lab", "secret-step", "plain-secret-step"].includes(r.name)) continue;
       const parent = parentName(r);
       expect(parent, r.name).toBeDefined();
       expect(r.name.startsWith(`${parent}-`), `${r.name} under ${parent}`).toBe(true);

@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { execFileSync } from "node:child_process";
+import { mkdtempSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { parseFacts, renderCommand, renderParams, renderPayload, stepTrigger } from "../../components/host/index.js";
 
 describe("RemoteStep rendering", () => {
@@ -23,12 +26,13 @@ describe("RemoteStep rendering", () => {
   });
 
   it("the command line carries no parameter and uses sudo only for non-root users", () => {
-    const root = renderCommand("root", 900);
-    const user = renderCommand("debvisor", 900);
+    const root = renderCommand("root", 900, "n1-apt");
+    const user = renderCommand("debvisor", 900, "n1-apt");
     expect(root.startsWith("bash -c ")).toBe(true);
     expect(user.startsWith("sudo -n bash -c ")).toBe(true);
     expect(user).toContain("timeout --kill-after=15 900");
     expect(root).not.toContain("DV_");
+    expect(root).toContain("logger -t debvisor -- 'step n1-apt start'");
   });
 
   it("the payload runs strict, with the prelude, and its script", () => {
@@ -38,14 +42,19 @@ describe("RemoteStep rendering", () => {
     expect(p).toContain('dv_install "${pkgs[@]}"');
   });
 
-  it("the wrapper runs the payload from stdin with stdin closed for the script", () => {
-    // Run the real wrapper locally (as this user, no sudo): a script that reads stdin
-    // must not see the rest of the payload.
-    const payload = renderPayload("base/packages.sh", { DV_PACKAGES: "" }).replace(/# --- base\/packages\.sh[\s\S]*$/, 'if read -r line; then echo "ate: $line"; else echo "stdin closed"; fi\ndv_fact answer 42\n');
-    const cmd = renderCommand("root", 30).replace("/run/", `${process.env.TMPDIR ?? "/tmp"}/`);
-    const out = execFileSync("bash", ["-c", cmd], { input: payload, encoding: "utf8" });
-    expect(out).toContain("stdin closed");
-    expect(parseFacts(out)).toEqual({ answer: "42" });
+  it("the wrapper runs the payload from stdin and leaves no copy of it behind", () => {
+    // The real wrapper, run locally as this user (no sudo), with its temp dir redirected.
+    const dir = mkdtempSync(join(tmpdir(), "debvisor-wrapper-"));
+    const payload = renderPayload("base/facts.sh", { DV_SECRET: "s3cret" }).replace(/# --- base\/facts\.sh[\s\S]*$/, 'dv_fact answer "$DV_SECRET"\n');
+    const out = execFileSync("bash", ["-c", renderCommand("root", 30, "t").replace("/run/", `${dir}/`)], { input: payload, encoding: "utf8" });
+    expect(parseFacts(out)).toEqual({ answer: "s3cret" });
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it("a failing script fails the step", () => {
+    const payload = renderPayload("base/facts.sh", {}).replace(/# --- base\/facts\.sh[\s\S]*$/, "false\necho unreachable\n");
+    const dir = mkdtempSync(join(tmpdir(), "debvisor-wrapper-"));
+    expect(() => execFileSync("bash", ["-c", renderCommand("root", 30, "t").replace("/run/", `${dir}/`)], { input: payload, encoding: "utf8", stdio: "pipe" })).toThrow();
   });
 
   it("parses facts", () => {

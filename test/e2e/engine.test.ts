@@ -1,0 +1,123 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { lab, ok, run } from "./support/run.js";
+import { pulumi } from "./support/pulumi.js";
+import { BASE_PACKAGES, renderDebianSources } from "../../components/base/index.js";
+
+// The real Pulumi engine against three fresh lab hosts. Each test builds on the one
+// before (one stack, one fleet), so they run in order.
+const HOSTS = ["n1", "n2", "n3"];
+const steps = () => Promise.all(HOSTS.map((h) => lab.stepsRun(h)));
+
+describe.sequential("pulumi up against the lab", () => {
+  beforeAll(async () => {
+    await ok(run("bash", ["scripts/setup.sh"]), "npm run setup");
+    await ok(run("npm", ["run", "--silent", "build"]), "npm run build");
+    await lab.fresh("--hosts", "3");
+    pulumi.writeCluster(pulumi.devCluster());
+    await pulumi.freshStack();
+  });
+  afterAll(async () => {
+    pulumi.removeConfig();
+    await lab.cmd("down");
+  });
+
+  it("converges three fresh hosts: locale, timezone and apt sources are what the config says", async () => {
+    await ok(pulumi.up(), "first pulumi up");
+    const sources = renderDebianSources({
+      release: "bookworm", mirror: "http://deb.debian.org/debian", securityMirror: "http://deb.debian.org/debian-security",
+      contrib: false, nonFree: false, backports: false,
+    });
+    for (const h of HOSTS) {
+      expect(await lab.out(h, "cat /etc/default/locale"), h).toBe("LANG=en_US.UTF-8");
+      expect(await lab.out(h, "locale -a"), h).toContain("en_US.utf8");
+      expect(await lab.out(h, "readlink /etc/localtime"), h).toBe("/usr/share/zoneinfo/UTC");
+      expect(await lab.out(h, "cat /etc/timezone"), h).toBe("UTC");
+      expect(`${await lab.out(h, "cat /etc/apt/sources.list.d/debian.sources")}\n`, h).toBe(sources);
+      expect(await lab.out(h, "cat /etc/apt/apt.conf.d/01debvisor-proxy"), h).toContain('Acquire::http::Proxy "http://10.213.0.1:3142";');
+      const installed = await lab.out(h, `dpkg-query -W -f='\${Package} \${db:Status-Status}\\n' ${BASE_PACKAGES.join(" ")}`);
+      for (const p of BASE_PACKAGES) expect(installed, `${h} ${p}`).toContain(`${p} installed`);
+    }
+    const nodes = JSON.parse((await ok(pulumi.run("stack", "output", "nodes", "--json", "--show-secrets"), "stack output")).stdout);
+    expect(nodes.n2.facts.codename).toBe("bookworm");
+    expect(nodes.n2.facts.timezone).toBe("UTC");
+    expect(nodes.n2.address).toBe("10.213.0.12");
+  });
+
+  it("a second preview expects no changes, and a second up runs no remote command", async () => {
+    await ok(pulumi.run("preview", "--expect-no-changes", "--non-interactive"), "preview --expect-no-changes");
+    const before = await steps();
+    expect(before.every((n) => n >= 4), `steps logged: ${before}`).toBe(true);
+    await ok(pulumi.up(), "second pulumi up");
+    expect(await steps()).toEqual(before);
+  });
+
+  it("one extra package on one node changes exactly that node's packages step", async () => {
+    const cluster = pulumi.devCluster();
+    cluster.nodes[1].packages = ["hello"];
+    pulumi.writeCluster(cluster);
+    expect(await pulumi.changes()).toEqual([["replace", "debvisor-n2-base-packages"]]);
+    const before = await steps();
+    await ok(pulumi.up(), "pulumi up with hello on n2");
+    expect((await lab.sh("n2", "dpkg -s hello")).code).toBe(0);
+    expect((await lab.sh("n1", "dpkg -s hello")).code).not.toBe(0);
+    expect(await steps()).toEqual([before[0], before[1] + 1, before[2]]);
+  });
+
+  it("a step killed on the host mid-run converges on the next up", async () => {
+    const cluster = pulumi.devCluster();
+    cluster.nodes[1].packages = ["hello"];
+    cluster.nodes[0].packages = ["hello", "sl"];
+    pulumi.writeCluster(cluster);
+    // On n1: wait for the packages step to start, let it get going, then kill it.
+    const killer = lab.sh("n1", "for i in $(seq 1 1200); do if pgrep -f 'bash /run/debvisor-step' >/dev/null; then sleep 1; pkill -KILL -f debvisor-step; echo killed; exit 0; fi; sleep 0.1; done; exit 1");
+    const interrupted = await pulumi.up();
+    expect((await killer).stdout).toContain("killed");
+    expect(interrupted.code, "the interrupted up must fail").not.toBe(0);
+    await ok(pulumi.up(), "pulumi up after the kill");
+    expect((await lab.sh("n1", "dpkg -s hello && dpkg -s sl")).code).toBe(0);
+    await ok(pulumi.run("preview", "--expect-no-changes", "--non-interactive"), "preview after recovery");
+  });
+
+  it("a host that is down fails with an error naming it and leaves the others converged", async () => {
+    const cluster = pulumi.devCluster();
+    Object.assign(cluster.defaults, { dialErrorLimit: 2, perDialTimeout: 5, packages: ["sl"] });
+    cluster.nodes[0].packages = ["hello", "sl"];
+    cluster.nodes[1].packages = ["hello", "sl"];
+    pulumi.writeCluster(cluster);
+    await ok(run("ip", ["-n", "dvlab-n3", "link", "set", "eth0", "down"]), "take n3 off the network");
+    try {
+      const r = await pulumi.up();
+      expect(r.code).not.toBe(0);
+      expect(r.stdout + r.stderr).toContain("10.213.0.13");
+      expect((await lab.sh("n1", "dpkg -s sl")).code).toBe(0);
+      expect((await lab.sh("n2", "dpkg -s sl")).code).toBe(0);
+    } finally {
+      await ok(run("ip", ["-n", "dvlab-n3", "link", "set", "eth0", "up"]), "bring n3 back");
+    }
+    await ok(pulumi.up(), "pulumi up with n3 back");
+    expect((await lab.sh("n3", "dpkg -s sl")).code).toBe(0);
+  });
+
+  it("a host whose host key changed is refused before any command runs", async () => {
+    const before = await lab.stepsRun("n1");
+    await ok(lab.cmd("reset-hostkey", "n1"), "lab reset-hostkey n1");
+    expect((await lab.sh("n1", "true")).code, "the lab's own pinned ssh refuses n1 too").not.toBe(0);
+    const cluster = pulumi.devCluster();
+    Object.assign(cluster.defaults, { dialErrorLimit: 2, perDialTimeout: 5 });
+    cluster.nodes[0].packages = ["hello", "sl", "cowsay"];
+    pulumi.writeCluster(cluster);
+    const r = await pulumi.up();
+    expect(r.code).not.toBe(0);
+    expect(r.stdout + r.stderr).toMatch(/host key|handshake/i);
+    expect(await lab.stepsRun("n1", true)).toBe(before);
+  });
+
+  it("destroy leaves the hosts reachable and the lab removable", async () => {
+    pulumi.writeCluster(pulumi.devCluster());
+    await ok(pulumi.run("destroy", "--yes", "--skip-preview", "--non-interactive"), "pulumi destroy");
+    for (const h of ["n2", "n3"]) expect(await lab.out(h, "cat /etc/default/locale")).toBe("LANG=en_US.UTF-8");
+    await ok(lab.cmd("down"), "lab down");
+    expect((await ok(run("ip", ["netns", "list"]), "ip netns list")).stdout).not.toContain("dvlab-");
+    expect((await ok(run("ip", ["link", "show"]), "ip link show")).stdout).not.toContain("dvlab0");
+  });
+});

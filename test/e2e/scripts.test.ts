@@ -1,0 +1,63 @@
+import { afterAll, describe, expect, it } from "vitest";
+import { readdirSync } from "node:fs";
+import { lab, ok, run } from "./support/run.js";
+import { renderCommand, renderPayload } from "../../components/host/index.js";
+import { BASE_PACKAGES, keyringFor, renderAptProxy, renderDebianSources, type DebianRelease } from "../../components/base/index.js";
+
+// The script tier: every step script passes shellcheck as the host runs it (prelude and
+// parameters included), and runs twice on a real lab host with the second run
+// reporting no change. Runs on bookworm and on trixie.
+const sample = (release: DebianRelease): Record<string, Record<string, string>> => ({
+  "base/apt-sources.sh": {
+    DV_SOURCES: renderDebianSources({ release, mirror: "http://deb.debian.org/debian", securityMirror: "http://deb.debian.org/debian-security", contrib: true, nonFree: false, backports: true }),
+    DV_PROXY_CONF: renderAptProxy("http://10.213.0.1:3142"),
+    DV_KEYRING: keyringFor(release),
+  },
+  "base/packages.sh": { DV_PACKAGES: [...BASE_PACKAGES, "hello"].join(" ") },
+  "base/locale.sh": { DV_LOCALE: "en_US.UTF-8", DV_TIMEZONE: "UTC" },
+  "base/facts.sh": {},
+});
+// Scripts in run order (later ones need what earlier ones installed).
+const ORDER = ["base/apt-sources.sh", "base/packages.sh", "base/locale.sh", "base/facts.sh"];
+
+function runStep(host: string, script: string, params: Record<string, string>) {
+  return run("ssh", ["-F", `${process.env.DEBVISOR_LAB_DIR ?? "/var/lib/debvisor-lab"}/ssh_config`, `root@${host}`, renderCommand("root", 900, `script-tier-${script}`)], {
+    input: renderPayload(script, params),
+  });
+}
+
+let ranOnLab = false;
+
+describe("step scripts", () => {
+  const scripts = (readdirSync("components", { recursive: true }) as string[]).filter((f) => f.endsWith(".sh") && f !== "host/lib.sh").sort();
+
+  it("every script has sample parameters and a place in the run order", () => {
+    expect([...ORDER].sort()).toEqual(scripts);
+  });
+
+  it.each(scripts)("%s passes shellcheck as rendered", async (script) => {
+    const r = await run("shellcheck", ["-s", "bash", "-"], { input: renderPayload(script, sample("bookworm")[script]) });
+    expect(r.stdout + r.stderr).toBe("");
+    expect(r.code).toBe(0);
+  });
+
+  afterAll(async () => {
+    if (ranOnLab) await lab.cmd("down");
+  });
+
+  for (const release of ["bookworm", "trixie"] as const) {
+    it(`each script converges on ${release}, and its second run changes nothing`, async () => {
+      ranOnLab = true;
+      await lab.fresh("--hosts", "1", "--release", release);
+      for (const script of ORDER) {
+        const first = await ok(runStep("n1", script, sample(release)[script]), `${script} first run on ${release}`);
+        const second = await ok(runStep("n1", script, sample(release)[script]), `${script} second run on ${release}`);
+        expect(second.stdout.split("\n").filter((l) => l.startsWith("@changed")), `${script} second run on ${release}`).toEqual([]);
+        if (script !== "base/facts.sh") expect(first.stdout, `${script} first run changed something`).toContain("@changed");
+      }
+      const facts = (await runStep("n1", "base/facts.sh", {})).stdout;
+      expect(facts).toContain(`@fact codename=${release}`);
+      expect(facts).toContain("@fact locale=en_US.UTF-8");
+    });
+  }
+});
