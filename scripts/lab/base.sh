@@ -12,11 +12,11 @@ BASE_PACKAGES=(
   fdisk gdisk parted e2fsprogs xfsprogs btrfs-progs lvm2
 )
 
-# The cache key: release + everything that shapes the tree.
+# The cache key: release + everything that shapes the tree (comments aside).
 base_id() {
   {
     printf '%s\n' "$1" "${BASE_PACKAGES[*]}" "$LAB_PROXY" "$LAB_USER" "$LAB_MIRROR"
-    cat "$LAB_SRC/base.sh" "$LAB_SRC/base-customize.sh"
+    grep -hv '^[[:space:]]*#' "$LAB_SRC/base.sh" "$LAB_SRC/base-customize.sh"
   } | sha256sum | cut -c1-12
 }
 

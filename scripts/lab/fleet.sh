@@ -85,15 +85,19 @@ Remap-secdeb: security.debian.org security.debian.org/debian-security deb.debian
 ReportPage: acng-report.html
 EOF
   printf '%s/\n' "$LAB_MIRROR" >"$d/conf/backends_debian"
+  if proxy_answers; then
+    die "something on this machine already listens on $LAB_GW:$LAB_PROXY_PORT (the system's apt-cacher-ng on all addresses? stop it: the lab runs its own)"
+  fi
   setsid apt-cacher-ng -c "$d/conf" >"$LOG_DIR/acng.out" 2>&1 </dev/null 9>&- &
   pid=$!
+  disown "$pid"
   printf '%s\n' "$pid" >"$RUN_DIR/acng.pid"
   for root in $FLEET_CGROUPS; do
     if mkdir -p "$root/acng"; then printf '%s\n' "$pid" >"$root/acng/cgroup.procs" || true; fi
   done
   for ((t = 0; t < 50; t++)); do
-    proxy_answers && return 0
     kill -0 "$pid" 2>/dev/null || break
+    proxy_answers && return 0
     sleep 0.2
   done
   tail -n 20 "$LOG_DIR/acng.out" >&2 || true
@@ -189,7 +193,7 @@ host_prepare() {
     printf '%s\n' "$name" >"$m/etc/hostname"
     od -An -N16 -tx1 /dev/urandom | tr -d ' \n' >"$m/etc/machine-id"
     echo >>"$m/etc/machine-id"
-    for t in ed25519 ecdsa rsa; do
+    for t in ed25519 ecdsa; do
       ssh-keygen -q -t "$t" -N '' -C "root@$name" -f "$m/etc/ssh/ssh_host_${t}_key"
     done
     printf '%s\n' "$FLEET_RELEASE-$BASE_ID" >"$h/base-id"
@@ -228,6 +232,7 @@ host_start() {
     "$name" "$(host_dir "$i")/root" "$(host_netns "$i")" "$RUN_DIR" "${args[@]}" \
     >>"$LOG_DIR/$name.log" 2>&1 </dev/null 9>&- &
   printf '%s\n' "$!" >"$RUN_DIR/$name.loop.pid"
+  disown "$!"
 }
 
 # Stop hosts (indices as arguments): TERM their nspawn (clean halt), kill
@@ -237,7 +242,12 @@ hosts_stop() {
   for i in "$@"; do
     touch "$RUN_DIR/n$i.stop" 2>/dev/null || true
     pid=$(host_nspawn_pid "$i")
-    if [[ -n $pid ]]; then kill -TERM "$pid" 2>/dev/null || true; fi
+    if [[ -n $pid ]]; then
+      kill -TERM "$pid" 2>/dev/null || true
+    else # nspawn is gone but the container may live on: power it off
+      pid=$(host_init_pid "$i")
+      if [[ -n $pid ]]; then kill -s SIGRTMIN+3 "$pid" 2>/dev/null || true; fi
+    fi
   done
   deadline=$((SECONDS + LAB_STOP_TIMEOUT))
   while :; do
@@ -305,8 +315,8 @@ lab_present() {
   [[ -f $FLEET_ENV ]] && return 0
   bridge_exists && return 0
   [[ -n $(acng_pid) ]] && return 0
-  ip netns list 2>/dev/null | grep -q '^dvlab-n' && return 0
-  findmnt -rn -o TARGET | grep -q "^$LAB_DIR/hosts/" && return 0
+  ip netns list 2>/dev/null | grep '^dvlab-n' >/dev/null && return 0
+  findmnt -rn -o TARGET | grep "^$LAB_DIR/hosts/" >/dev/null && return 0
   local f
   for f in "$DISK_DIR"/*.img; do
     [[ -f $f && -n $(losetup -n -O NAME -j "$f" 2>/dev/null) ]] && return 0
@@ -326,7 +336,7 @@ teardown() {
     log "stopping hosts: ${hosts[*]/#/n}"
     hosts_stop "${hosts[@]}"
   fi
-  findmnt -rn -o TARGET | grep "^$LAB_DIR/hosts/" | sort -r | while read -r m; do
+  findmnt -rn -o TARGET | { grep "^$LAB_DIR/hosts/" || true; } | sort -r | while read -r m; do
     umount "$m" 2>/dev/null || umount -l "$m" || warn "could not unmount $m"
   done
   disks_detach
@@ -338,7 +348,11 @@ teardown() {
   done
   acng_stop
   if bridge_exists; then ip link del "$LAB_BRIDGE" || warn "could not delete bridge $LAB_BRIDGE"; fi
-  for i in "${hosts[@]}"; do remove_cgroups "$i"; done
+  for i in "${hosts[@]}"; do
+    remove_cgroups "$i"
+    # nspawn cannot remove its propagation dir where /run is no tmpfs
+    rmdir "/run/systemd/nspawn/propagate/n$i" 2>/dev/null || true
+  done
   remove_cgroups ""
   rm -f "$LAB_JSON" "$SSH_CONFIG" "$KNOWN_HOSTS"
   rm -rf "$HOSTKEY_DIR" "$RUN_DIR"
@@ -474,17 +488,16 @@ write_lab_json() {
   mv "$LAB_JSON.tmp" "$LAB_JSON"
 }
 
-# RAM charged to the lab's memory cgroup (hosts + proxy, page cache included).
+# RAM used by the lab's processes (hosts and proxy): the sum of their PSS.
 lab_memory() {
-  local root
-  for root in $FLEET_CGROUPS; do
-    if [[ -f $root/memory.usage_in_bytes ]]; then
-      numfmt --to=iec-i --suffix=B "$(<"$root/memory.usage_in_bytes")"
-      return 0
-    elif [[ -f $root/memory.current ]]; then
-      numfmt --to=iec-i --suffix=B "$(<"$root/memory.current")"
-      return 0
-    fi
+  local root kb=0 pid v
+  for pid in $(
+    for root in $FLEET_CGROUPS; do
+      find "$root" -name cgroup.procs -exec cat {} + 2>/dev/null
+    done | sort -un
+  ); do
+    v=$(awk '/^Pss:/ { print $2 }' "/proc/$pid/smaps_rollup" 2>/dev/null) || continue
+    kb=$((kb + ${v:-0}))
   done
-  echo unknown
+  printf '%d MiB' $((kb / 1024))
 }

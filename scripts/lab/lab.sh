@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck source-path=SCRIPTDIR
 # DebVisor lab: a fleet of real Debian hosts (real systemd, sshd, udev, apt) on
 # this machine, each a systemd-nspawn container on its own overlay, in its own
 # network namespace on a private bridge, with optional loop-device disks.
@@ -52,7 +53,7 @@ EOF
 
 # ---------------------------------------------------------------- up
 cmd_up() {
-  local want_hosts='' want_release='' want_disks='' want_size=''
+  local want_hosts='' want_release='' want_disks='' want_size='' i
   while (($#)); do
     case $1 in
       --hosts)
@@ -84,7 +85,11 @@ cmd_up() {
   ensure_tools
   load_fleet
 
-  if [[ -f $LAB_JSON && -f $FLEET_ENV ]]; then
+  FLEET_CGROUPS=$(discover_cgroups)
+  if [[ -f $LAB_JSON && -f $FLEET_ENV ]] && ! bridge_exists && [[ -z $(acng_pid) ]] &&
+    [[ -z $(for ((i = 1; i <= FLEET_HOSTS; i++)); do host_pids "$i"; done) ]]; then
+    log "the lab's state says up but nothing of it runs (machine restarted?): starting it anew"
+  elif [[ -f $LAB_JSON && -f $FLEET_ENV ]]; then
     if [[ -n $want_release && $want_release != "$FLEET_RELEASE" ]] ||
       [[ -n $want_hosts && $want_hosts != "$FLEET_HOSTS" ]] ||
       [[ -n $want_disks && $want_disks != "$FLEET_DISKS" ]] ||
@@ -130,7 +135,7 @@ cmd_up() {
   bridge_up
   acng_start
 
-  local i hosts_label="n1..n$FLEET_HOSTS"
+  local hosts_label="n1..n$FLEET_HOSTS"
   ((FLEET_HOSTS > 1)) || hosts_label=n1
   ((FLEET_DISKS == 0)) || log "disks: $FLEET_DISKS per host, $FLEET_DISK_SIZE each (sparse, in $DISK_DIR)"
   for ((i = 1; i <= FLEET_HOSTS; i++)); do
@@ -190,17 +195,19 @@ up_check_running() {
   FLEET_CGROUPS=$(discover_cgroups)
   local i bad=() late=()
   for ((i = 1; i <= FLEET_HOSTS; i++)); do
-    ssh_answers "$(host_name "$i")" || bad+=("$i")
+    if [[ -z $(host_nspawn_pid "$i") ]] || ! ssh_answers "$(host_name "$i")"; then bad+=("$i"); fi
   done
+  local out
   for i in "${bad[@]}"; do
-    if lab_ssh "$(host_name "$i")" true </dev/null 2>&1 | grep -q 'Host key verification failed'; then
+    out=$(lab_ssh "$(host_name "$i")" true </dev/null 2>&1) || true
+    if [[ $out == *'Host key verification failed'* ]]; then
       die "n$i answers with a host key that is not the one in $KNOWN_HOSTS (after reset-hostkey?): run 'down', then 'up'"
     fi
   done
   if ((${#bad[@]})); then
-    warn "no SSH answer from ${bad[*]/#/n}: restarting them"
+    warn "${bad[*]/#/n}: not running or not answering SSH: restarting them"
     for i in "${bad[@]}"; do
-      ip netns list | grep -q "^$(host_netns "$i")\b" ||
+      ip netns list | grep "^$(host_netns "$i")\b" >/dev/null ||
         die "n$i lost its network namespace: run 'down', then 'up'"
     done
     hosts_stop "${bad[@]}"
@@ -306,16 +313,15 @@ cmd_restart() {
   require_root
   take_lock
   need_up
-  local i name pid init='' t late=()
+  local i name pid init t late=()
   i=$(host_index "$1")
   name=$(host_name "$i")
   FLEET_CGROUPS=$(discover_cgroups)
   # SIGINT to the container's systemd = ctrl-alt-del = reboot; nspawn exits
   # 133 and the host's loop boots it again.
-  for pid in $(host_pids "$i"); do
-    [[ $(awk '/^NSpid:/ { print $NF }' "/proc/$pid/status" 2>/dev/null) == 1 ]] && init=$pid && break
-  done
-  if [[ -n $init ]]; then
+  init=$(host_init_pid "$i")
+  pid=$(host_nspawn_pid "$i")
+  if [[ -n $init && -n $pid ]]; then
     pid=$(host_nspawn_pid "$i")
     log "rebooting $name"
     kill -INT "$init"
@@ -323,8 +329,11 @@ cmd_restart() {
       [[ $(host_nspawn_pid "$i") == "$pid" ]] || break
       sleep 0.5
     done
+    sleep 1 # the loop boots it again
   fi
-  if [[ -z $init || $(host_nspawn_pid "$i") == "${pid:-}" || -z $(host_pids "$i") ]]; then
+  local now
+  now=$(host_nspawn_pid "$i")
+  if [[ -z $init || -z $pid || -z $now || $now == "$pid" ]]; then
     log "restarting $name the hard way"
     hosts_stop "$i"
     host_start "$i"

@@ -152,6 +152,17 @@ host_nspawn_pid() {
   done
 }
 
+# PID of host $1's init (systemd, PID 1 inside the container; empty if none).
+host_init_pid() {
+  local pid
+  for pid in $(host_pids "$1"); do
+    if [[ $(awk '/^NSpid:/ { print $NF }' "/proc/$pid/status" 2>/dev/null) == 1 ]]; then
+      printf '%s' "$pid"
+      return 0
+    fi
+  done
+}
+
 host_running() { [[ -n $(host_pids "$1") ]]; }
 
 remove_cgroups() { # $1 = host index or "" for the roots themselves
@@ -164,11 +175,13 @@ remove_cgroups() { # $1 = host index or "" for the roots themselves
 }
 
 # ---------------------------------------------------------------- SSH
-lab_ssh() { # host-name [ssh args...]
-  ssh -F "$SSH_CONFIG" -o BatchMode=yes -o ConnectTimeout=3 "$@"
+# Non-interactive ssh for the lab's own checks, never hanging (a host can
+# accept TCP and then stall).
+lab_ssh() { # [ssh args...] host [command]
+  timeout "${LAB_SSH_TIMEOUT:-60}" ssh -F "$SSH_CONFIG" -o BatchMode=yes -o ConnectTimeout=3 "$@"
 }
 
-ssh_answers() { lab_ssh "$1" true </dev/null >/dev/null 2>&1; }
+ssh_answers() { LAB_SSH_TIMEOUT=15 lab_ssh "$1" true </dev/null >/dev/null 2>&1; }
 
 proxy_answers() {
   timeout 2 bash -c "exec 3<>/dev/tcp/$LAB_GW/$LAB_PROXY_PORT" 2>/dev/null
