@@ -2,8 +2,14 @@ import { defineConfig } from "vitest/config";
 
 // Three tiers, selected with --project: unit and policy run in `npm test` (no root, no
 // network); e2e drives the real Pulumi engine against the local lab.
+// Each run also writes a JSON report (test-artifacts/vitest-<tiers>.json) that .ci/run
+// sums into one closing line.
+const tiers = process.argv.flatMap((a, i) => (process.argv[i - 1] === "--project" ? [a] : [])).join("-") || "all";
+
 export default defineConfig({
   test: {
+    reporters: ["default", "json"],
+    outputFile: { json: `test-artifacts/vitest-${tiers}.json` },
     // e2e files share one lab: never run two test files at once.
     fileParallelism: false,
     projects: [
