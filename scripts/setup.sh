@@ -67,9 +67,58 @@ install -m 0755 "$DEBVISOR_ROOT/scripts/toolchain/pulumi-resource-pulumi-nodejs"
 
 # --- resource providers ------------------------------------------------------
 MISSING=()
+
+# DebVisor's own pulumi-resource-command (scripts/toolchain/command-provider),
+# built when no upstream one can be had. Its manifest source is
+# "debvisor-source-<hash of its build inputs>": a changed source rebuilds it.
+OWN_COMMAND="$DEBVISOR_ROOT/scripts/toolchain/command-provider"
+own_command_source() {
+  local sum
+  sum=$(cd "$OWN_COMMAND" && find . -type f \( \( -name '*.go' ! -name '*_test.go' \) -o -name go.mod \
+    -o -name go.sum -o -name '*.json' \) -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum)
+  echo "debvisor-source-${sum:0:16}"
+}
+# own_command_drop: remove our build, so the checks below see upstream only.
+own_command_drop() {
+  rm -f "$BIN/pulumi-resource-command"
+  { grep -v '^pulumi-resource-command ' "$MANIFEST" 2>/dev/null || true; } >"$MANIFEST.tmp"
+  mv "$MANIFEST.tmp" "$MANIFEST"
+}
+# build_own_command VERSION SOURCE: build it into $BIN, or say why not.
+build_own_command() {
+  local implements
+  implements=$(sed -n 's/^const implementsVersion = "\(.*\)"$/\1/p' "$OWN_COMMAND/main.go")
+  if [[ "$implements" != "$1" ]]; then
+    step "SKIP pulumi-resource-command v$1: DebVisor's own provider implements v$implements, not v$1"
+    return 1
+  fi
+  go_env
+  step "building DebVisor's own pulumi-resource-command v$1 (scripts/toolchain/command-provider) ..."
+  logged "building pulumi-resource-command from scripts/toolchain/command-provider" \
+    bash -c "cd '$OWN_COMMAND' && GOFLAGS='-mod=readonly -buildvcs=false' \
+      go build -trimpath -ldflags '-s -w' -o '$BIN/pulumi-resource-command' ." || {
+    step "SKIP pulumi-resource-command v$1: DebVisor's own build failed (see $LOG)"
+    return 1
+  }
+  manifest_set pulumi-resource-command "$1" "$2"
+}
+
 # provider NAME VERSION GO_MODULE GO_VERSION
 provider() {
-  local name=$1 version=$2 bin="pulumi-resource-$1"
+  local name=$1 version=$2 bin="pulumi-resource-$1" own=
+  if [[ "$name" == command ]]; then
+    own=$(own_command_source)
+    if grep -q "^$bin .* debvisor-source-" "$MANIFEST" 2>/dev/null; then
+      # Ours is on PATH, which the engine prefers to its plugin cache: keep it
+      # only while no upstream plugin is installed and its source is unchanged.
+      if [[ ! -d "$PULUMI_HOME/plugins/resource-$name-v$version" ]] && grep -qx "$bin $version $own" "$MANIFEST" &&
+        [[ -x "$BIN/$bin" ]]; then
+        step "$bin v$version: cached (DebVisor's own build, source unchanged)"
+        return 0
+      fi
+      own_command_drop
+    fi
+  fi
   if manifest_has "$bin" "$version"; then
     step "$bin v$version: cached"
   elif [[ -d "$PULUMI_HOME/plugins/resource-$name-v$version" ]]; then
@@ -88,6 +137,8 @@ provider() {
       step "SKIP $bin v$version: build failed (see $LOG and scripts/toolchain/NOTES.md)"
       MISSING+=("$name")
     fi
+  elif [[ -n "$own" ]]; then
+    build_own_command "$version" "$own" || MISSING+=("$name")
   else
     step "SKIP $bin v$version: the Go module proxy does not serve it (see scripts/toolchain/NOTES.md)"
     MISSING+=("$name")

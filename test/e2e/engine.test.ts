@@ -68,8 +68,9 @@ describe.sequential("pulumi up against the lab", () => {
     cluster.nodes[1].packages = ["hello"];
     cluster.nodes[0].packages = ["hello", "sl"];
     pulumi.writeCluster(cluster);
-    // On n1: wait for the packages step to start, let it get going, then kill it.
-    const killer = lab.sh("n1", "for i in $(seq 1 1200); do if pgrep -f 'bash /run/debvisor-step' >/dev/null; then sleep 1; pkill -KILL -f debvisor-step; echo killed; exit 0; fi; sleep 0.1; done; exit 1");
+    // On n1: once the packages step has apt-get running, kill the step and apt/dpkg
+    // with it (SIGKILL: no cleanup). The [d] keeps the patterns from matching this shell.
+    const killer = lab.sh("n1", "for i in $(seq 1 3000); do if pgrep -f '/run/[d]ebvisor-step' >/dev/null && pgrep -x apt-get >/dev/null; then pkill -KILL -f '/run/[d]ebvisor-step'; pkill -KILL -x apt-get; pkill -KILL -x dpkg; echo killed; exit 0; fi; sleep 0.05; done; exit 1");
     const interrupted = await pulumi.up();
     expect((await killer).stdout).toContain("killed");
     expect(interrupted.code, "the interrupted up must fail").not.toBe(0);

@@ -74,9 +74,9 @@ func serve(args []string) error {
 
 	prov := newProvider(logger)
 
-	// The engine sends SIGINT when it is done with us (and a terminal's Ctrl-C
-	// reaches us too): stop taking requests and let running ones finish; the
-	// engine's Cancel RPC is what aborts them.
+	// The engine sends SIGINT when it is done with us (we run in our own process
+	// group, so a terminal's Ctrl-C does not reach us): stop taking requests and
+	// let running ones finish. The engine's Cancel RPC is what aborts them.
 	interrupted, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	shutdown := make(chan bool)

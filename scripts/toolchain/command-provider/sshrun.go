@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
@@ -30,6 +31,21 @@ var (
 	// errorTailLines is how many output lines a failed command's error shows.
 	errorTailLines = 40
 )
+
+// progressLineMax bounds one progress line sent to the engine (bytes).
+const progressLineMax = 1000
+
+// truncate shortens s to at most max bytes on a UTF-8 boundary, marking the cut.
+func truncate(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + " [...]"
+}
 
 // Environment variables carrying the previous run's output.
 const (
@@ -274,11 +290,15 @@ func runRemote(ctx context.Context, req runRequest) (runResult, error) {
 				"pass it on stdin or in the command instead", addr, name)
 		}
 	}
+	var refused []string
 	for _, name := range sortedKeys(req.OptionalEnv) {
 		if err := sess.Setenv(name, req.OptionalEnv[name]); err != nil {
-			req.Warn(fmt.Sprintf("ssh %s: the server refused %s (not in sshd's AcceptEnv); "+
-				"the command runs without it", addr, name))
+			refused = append(refused, name)
 		}
+	}
+	if len(refused) > 0 {
+		req.Warn(fmt.Sprintf("ssh %s: the server refused %s (not in sshd's AcceptEnv); the command runs "+
+			"without it (addPreviousOutputInEnv: false stops sending it)", addr, strings.Join(refused, " and ")))
 	}
 
 	out := newOutputCollector(req.Logging, req.Progress)
@@ -428,7 +448,7 @@ func (o *outputCollector) line(s string) {
 		o.tail = o.tail[len(o.tail)-errorTailLines:]
 	}
 	if o.progress != nil && strings.TrimSpace(s) != "" {
-		o.progress(s)
+		o.progress(truncate(s, progressLineMax))
 	}
 }
 
