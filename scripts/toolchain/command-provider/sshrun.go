@@ -239,6 +239,11 @@ func dialOnce(ctx context.Context, addr string, cfg *ssh.ClientConfig, perDial t
 	}
 	if err != nil {
 		_ = conn.Close()
+		// The socket deadline can fire before the context does: same timeout, same words.
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return nil, fmt.Errorf("SSH handshake timed out after %s", perDial)
+		}
 		return nil, err
 	}
 	_ = conn.SetDeadline(time.Time{})
