@@ -1,4 +1,4 @@
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
 import { ROOT, ok, run } from "./run.js";
@@ -11,7 +11,7 @@ const configFile = join(ROOT, `Pulumi.${STACK}.yaml`);
 export const pulumi = {
   run: (...args: string[]) => run("bash", ["scripts/pulumi.sh", ...args, "--stack", STACK], { env: ENV }),
   up: () => pulumi.run("up", "--yes", "--skip-preview", "--non-interactive"),
-  /** Removes any earlier e2e stack (its hosts are gone) and creates it anew. */
+  /** Removes any earlier e2e stack (its hosts are gone; `stack rm` deletes its config file too) and creates it anew. */
   async freshStack() {
     await pulumi.run("stack", "rm", "--yes", "--force");
     await ok(pulumi.run("stack", "init"), "pulumi stack init e2e");
@@ -20,8 +20,10 @@ export const pulumi = {
   devCluster(): any {
     return parse(readFileSync(join(ROOT, "Pulumi.dev.yaml"), "utf8")).config["debvisor:cluster"];
   },
+  /** Sets `debvisor:cluster` in the stack's config file, keeping what `stack init` wrote (the encryption salt). */
   writeCluster(cluster: unknown) {
-    writeFileSync(configFile, stringify({ config: { "debvisor:cluster": cluster } }));
+    const current = existsSync(configFile) ? (parse(readFileSync(configFile, "utf8")) ?? {}) : {};
+    writeFileSync(configFile, stringify({ ...current, config: { ...current.config, "debvisor:cluster": cluster } }));
   },
   removeConfig: () => rmSync(configFile, { force: true }),
   /** Steps of `preview --json` that change something: [op, resource name]. */

@@ -13,8 +13,8 @@ describe.sequential("pulumi up against the lab", () => {
     await ok(run("bash", ["scripts/setup.sh"]), "npm run setup");
     await ok(run("npm", ["run", "--silent", "build"]), "npm run build");
     await lab.fresh("--hosts", "3");
-    pulumi.writeCluster(pulumi.devCluster());
     await pulumi.freshStack();
+    pulumi.writeCluster(pulumi.devCluster());
   });
   afterAll(async () => {
     pulumi.removeConfig();
