@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { lab, ok, run } from "./support/run.js";
+import { readFileSync } from "node:fs";
+import { LAB_DIR, lab, ok, run } from "./support/run.js";
 import { pulumi } from "./support/pulumi.js";
 import { BASE_PACKAGES, renderDebianSources } from "../../components/base/index.js";
 
@@ -49,6 +50,19 @@ describe.sequential("pulumi up against the lab", () => {
     expect(before.every((n) => n >= 4), `steps logged: ${before}`).toBe(true);
     await ok(pulumi.up(), "second pulumi up");
     expect(await steps()).toEqual(before);
+  });
+
+  it("keeps the SSH key out of plaintext state, and the policy pack passes", async () => {
+    const keyBody = readFileSync(`${LAB_DIR}/id_ed25519`, "utf8").split("\n")[1];
+    expect(keyBody.length).toBeGreaterThan(20);
+    const exported = (await ok(pulumi.run("stack", "export"), "stack export")).stdout;
+    expect(exported).toContain("10.213.0.11"); // the export is real...
+    expect(exported).not.toContain(keyBody); // ...and holds no key material in plaintext
+    const withSecrets = (await ok(pulumi.run("stack", "export", "--show-secrets"), "stack export --show-secrets")).stdout;
+    expect(withSecrets).toContain(keyBody); // the scan can fail: the key is there, encrypted
+    const policy = await ok(pulumi.run("preview", "--policy-pack", "policy", "--non-interactive"), "preview --policy-pack policy");
+    expect(policy.stdout).toMatch(/debvisor@v0\.1\.0/);
+    expect(policy.stdout + policy.stderr).not.toMatch(/mandatory/);
   });
 
   it("one extra package on one node changes exactly that node's packages step", async () => {
