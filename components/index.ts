@@ -1,6 +1,7 @@
 /** DebVisor: Pulumi components that turn Debian hosts into DebVisor nodes. */
 export * from "./host/index.js";
 export * from "./base/index.js";
+export * from "./security/index.js";
 export * from "./management/index.js";
 export * from "./node.js";
 export * from "./cluster.js";

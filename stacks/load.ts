@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import type { z } from "zod";
 import { isPublicKey } from "../components/host/index.js";
 import type { DebVisorClusterArgs, DebVisorClusterNodeArgs } from "../components/cluster.js";
@@ -62,8 +63,19 @@ export function loadStackConfig(raw: unknown, options: LoadOptions = {}): DebVis
     }
   };
 
+  // The cluster's own networks default to the nodes' addresses (a host name cannot be a
+  // firewall source: such a cluster must name its networks).
+  const nodeAddresses = cfg.nodes.map((n) => n.address).filter((a) => isIP(a) !== 0).map((a) => (isIP(a) === 4 ? `${a}/32` : `${a}/128`));
   const nodes: DebVisorClusterNodeArgs[] = cfg.nodes.map((n, i) => {
     const s = { ...cfg.defaults, ...n };
+    // Objects merge field by field over defaults.
+    const security = { ...cfg.defaults?.security, ...n.security };
+    const management = { ...cfg.defaults?.management, ...n.management };
+    const preseed = { ...cfg.defaults?.preseed, ...n.preseed };
+    if (security.clusterNetworks === undefined) {
+      if (cfg.nodes.some((m) => isIP(m.address) === 0)) problems.push(`nodes[${i}].security.clusterNetworks: required when node addresses are host names (the firewall needs networks), got nothing`);
+      security.clusterNetworks = nodeAddresses;
+    }
     const f = `nodes[${i}]`;
     let hostKey = n.hostKey;
     if (n.hostKeyFile !== undefined) {
@@ -95,6 +107,9 @@ export function loadStackConfig(raw: unknown, options: LoadOptions = {}): DebVis
         contrib: s.contrib, nonFree: s.nonFree, backports: s.backports, packages: s.packages,
         locale: s.locale, timezone: s.timezone,
       },
+      security,
+      management,
+      ...(preseed.installDisk !== undefined ? { preseed: { ...preseed, installDisk: preseed.installDisk, authorizedKeys: preseed.authorizedKeys ?? [], hostname: n.name } } : {}),
     };
   });
   if (problems.length > 0) throw new StackConfigError(problems);

@@ -1,1 +1,4 @@
 export * from "./profiles.js";
+export * from "./units.js";
+export * from "./preseed.js";
+export * from "./management.js";

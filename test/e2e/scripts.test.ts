@@ -3,6 +3,16 @@ import { readdirSync } from "node:fs";
 import { lab, ok, run } from "./support/run.js";
 import { renderCommand, renderPayload } from "../../components/host/index.js";
 import { BASE_PACKAGES, keyringFor, renderAptProxy, renderDebianSources, type DebianRelease } from "../../components/base/index.js";
+import {
+  DEFAULT_HELD_PACKAGES, DEFAULT_TRUSTED_INTERFACES, HOLD_HELPER, PERIODIC, renderIgnoreIp, renderJail, renderNftables, renderSshdConfig, renderUnattendedUpgrades,
+} from "../../components/security/index.js";
+import { base64Lines, cephHealthTimer, firstBootParams, timerParams } from "../../components/management/index.js";
+
+const labPolicy = {
+  clusterNetworks: ["10.213.0.0/24"], controllerAddresses: ["10.213.0.1"], sshPorts: [22],
+  roles: { storage: true, kubernetes: true, virtualization: true }, nodePorts: [30000, 32767] as [number, number], wireguard: true,
+  trustedInterfaces: DEFAULT_TRUSTED_INTERFACES, extraRules: [{ port: "8000-8100", protocol: "udp" as const, comment: "sample" }],
+};
 
 // The script tier: every step script passes shellcheck as the host runs it (prelude and
 // parameters included), and runs twice on a real lab host with the second run
@@ -16,9 +26,25 @@ const sample = (release: DebianRelease): Record<string, Record<string, string>> 
   "base/packages.sh": { DV_PACKAGES: [...BASE_PACKAGES, "hello"].join(" ") },
   "base/locale.sh": { DV_LOCALE: "en_US.UTF-8", DV_TIMEZONE: "UTC" },
   "base/facts.sh": {},
+  "security/upgrades.sh": {
+    DV_CONF: renderUnattendedUpgrades({ release, securityOnly: true, held: DEFAULT_HELD_PACKAGES }), DV_PERIODIC: PERIODIC,
+    DV_HOLD: DEFAULT_HELD_PACKAGES.join(" "), DV_HOOK_B64: base64Lines(HOLD_HELPER),
+  },
+  "security/fail2ban.sh": { DV_JAIL: renderJail({ sshPorts: [22], maxRetry: 5, findTime: "10m", banTime: "1h" }), DV_IGNORE: renderIgnoreIp(["10.213.0.1"]) },
+  "security/firewall.sh": { DV_BACKEND: "nftables", DV_NFT: renderNftables(labPolicy), DV_UFW_RULES: "", DV_UFW_IPIP: "" },
+  "security/sshd.sh": {
+    DV_SSHD_CONF: renderSshdConfig({ permitRootLogin: "prohibit-password", allowUsers: [], settings: { MaxSessions: "8" }, provisioningUser: "root" }),
+    DV_USER: "root", DV_PERMIT_ROOT: "prohibit-password",
+  },
+  "management/firstboot.sh": firstBootParams(),
+  "management/timer.sh": timerParams(cephHealthTimer()),
 });
 // Scripts in run order (later ones need what earlier ones installed).
-const ORDER = ["base/apt-sources.sh", "base/packages.sh", "base/locale.sh", "base/facts.sh"];
+const ORDER = [
+  "base/apt-sources.sh", "base/packages.sh", "base/locale.sh", "base/facts.sh",
+  "security/upgrades.sh", "security/fail2ban.sh", "security/firewall.sh", "security/sshd.sh",
+  "management/firstboot.sh", "management/timer.sh",
+];
 
 function runStep(host: string, script: string, params: Record<string, string>) {
   return run("ssh", ["-F", `${process.env.DEBVISOR_LAB_DIR ?? "/var/lib/debvisor-lab"}/ssh_config`, `root@${host}`, renderCommand("root", 900, `script-tier-${script}`)], {

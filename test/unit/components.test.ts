@@ -25,14 +25,15 @@ describe("components under mocks", () => {
     regs = [...(await mocks.settle())];
   });
 
-  it("registers the cluster, its nodes, their base layers and four steps each", () => {
+  it("registers the cluster, its nodes, their base layers and four steps each (plus the security and management layers)", () => {
     const byType = (t: string) => regs.filter((r) => r.type === t).map((r) => r.name).sort();
     expect(byType("debvisor:index:DebVisorCluster")).toEqual(["lab"]);
     expect(byType("debvisor:index:DebVisorNode")).toEqual(["lab-n1", "lab-n2"]);
     expect(byType("debvisor:base:DebianBase")).toEqual(["lab-n1-base", "lab-n2-base"]);
+    const layers = (n: string) => [`lab-${n}-management-ceph-health`, `lab-${n}-management-zfs-scrub`, `lab-${n}-security-fail2ban`, `lab-${n}-security-firewall`, `lab-${n}-security-sshd`, `lab-${n}-security-upgrades`];
     expect(byType("command:remote:Command")).toEqual([
-      "lab-n1-base-apt", "lab-n1-base-facts", "lab-n1-base-locale", "lab-n1-base-packages",
-      "lab-n2-base-apt", "lab-n2-base-facts", "lab-n2-base-locale", "lab-n2-base-packages", "plain-secret-step", "secret-step",
+      "lab-n1-base-apt", "lab-n1-base-facts", "lab-n1-base-locale", "lab-n1-base-packages", ...layers("n1"),
+      "lab-n2-base-apt", "lab-n2-base-facts", "lab-n2-base-locale", "lab-n2-base-packages", ...layers("n2"), "plain-secret-step", "secret-step",
     ]);
   });
 

@@ -40,7 +40,10 @@ describe("importing debvisor from another program", () => {
     expect(out.registered).toEqual([
       "command:remote:Command edge1-base-apt", "command:remote:Command edge1-base-facts",
       "command:remote:Command edge1-base-locale", "command:remote:Command edge1-base-packages",
+      "command:remote:Command edge1-security-fail2ban", "command:remote:Command edge1-security-firewall",
+      "command:remote:Command edge1-security-sshd", "command:remote:Command edge1-security-upgrades",
       "debvisor:base:DebianBase edge1-base", "debvisor:index:DebVisorNode edge1",
+      "debvisor:security:HostSecurity edge1-security",
     ]);
   });
 });

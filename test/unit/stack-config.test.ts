@@ -78,7 +78,8 @@ describe("stack config", () => {
     expect(args.nodes[0].host.hostKey).toBe(HOST_KEY);
     deployStack(cfg, { readFile: fakeFiles });
     const regs = await mocks.settle();
-    expect(regs.filter((r) => r.type === "command:remote:Command")).toHaveLength(12);
+    // Per node: 4 base steps, 4 security steps, 2 management timers (hyperconverged has storage).
+    expect(regs.filter((r) => r.type === "command:remote:Command")).toHaveLength(30);
   });
 
   it("takes the private key from the secret debvisor:sshPrivateKey when no file is named", async () => {

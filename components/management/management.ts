@@ -1,0 +1,98 @@
+import * as pulumi from "@pulumi/pulumi";
+import { RemoteStep, type ResolvedHost } from "../host/index.js";
+import {
+  DEFAULT_PROVISION_SCRIPT, FIRSTBOOT_RUNNER_SCRIPT, base64Lines, FIRSTBOOT_SERVICE, cephHealthTimer, renderTimerService, renderTimerUnit, zfsScrubTimer,
+  type TimerSpec,
+} from "./units.js";
+
+/** Management settings of a node (stack config `management`). */
+export interface ManagementSettings {
+  /** Install the first-boot unit (runs `firstBootScript` once at the next boot). @default false */
+  firstBoot?: boolean;
+  /** The node's provisioning script, run once at first boot. @default DEFAULT_PROVISION_SCRIPT (reports the node ready) */
+  firstBootScript?: string;
+  /** When the Ceph health check runs (systemd OnCalendar). @default "*:0/5" */
+  cephHealthSchedule?: string;
+  /** When ZFS pools are scrubbed (systemd OnCalendar). @default "Sun *-*-01..07 03:00:00" (first Sunday of the month) */
+  zfsScrubSchedule?: string;
+  /** Pools to scrub. @default [] (every imported pool) */
+  zfsScrubPools?: string[];
+}
+
+export interface NodeManagementArgs extends ManagementSettings {
+  /** The host to configure. */
+  host: ResolvedHost;
+  /** Install the Ceph health and ZFS scrub timers (the node has the storage layer). @default false */
+  storage?: boolean;
+}
+
+const ON_CALENDAR = /^[A-Za-z0-9 ,.:*\/~+-]{1,100}$/;
+const POOL = /^[A-Za-z][A-Za-z0-9_.:-]{0,254}$/;
+
+/** Throws an error naming the field and the value. */
+export function validateManagementSettings(m: ManagementSettings, field = "management"): void {
+  const fail = (f: string, msg: string, v: unknown): never => {
+    throw new Error(`${field}.${f}: ${msg}, got ${JSON.stringify(v)}`);
+  };
+  for (const f of ["cephHealthSchedule", "zfsScrubSchedule"] as const) {
+    const v = m[f];
+    if (v !== undefined && (typeof v !== "string" || !ON_CALENDAR.test(v))) fail(f, "not a systemd OnCalendar expression", v);
+  }
+  (m.zfsScrubPools ?? []).forEach((p, i) => {
+    if (!POOL.test(p)) fail(`zfsScrubPools[${i}]`, "not a ZFS pool name", p);
+  });
+  if (m.firstBootScript !== undefined) {
+    if (typeof m.firstBootScript !== "string" || !m.firstBootScript.startsWith("#!")) fail("firstBootScript", "must be a script starting with #!", m.firstBootScript);
+    if (!m.firstBoot) fail("firstBoot", "must be true when firstBootScript is set", m.firstBoot);
+  }
+}
+
+/**
+ * The management layer of a node: the first-boot unit (when asked for) and, on nodes
+ * with the storage layer, the Ceph health check and ZFS scrub timers.
+ */
+export class NodeManagement extends pulumi.ComponentResource {
+  /** Timers installed (unit base names). */
+  readonly timers: string[];
+  /** The last step, or undefined when the layer had nothing to do. */
+  readonly ready?: pulumi.Resource;
+
+  constructor(name: string, args: NodeManagementArgs, opts?: pulumi.ComponentResourceOptions) {
+    validateManagementSettings(args);
+    super("debvisor:management:NodeManagement", name, {}, opts);
+    const host = args.host;
+    let last: pulumi.Resource | undefined;
+    const after = () => (last ? { dependsOn: [last] } : {});
+
+    if (args.firstBoot) {
+      const fb = new RemoteStep(`${name}-firstboot`, {
+        host, script: "management/firstboot.sh",
+        params: firstBootParams(args.firstBootScript),
+      }, { parent: this, ...after() });
+      last = fb.command;
+    }
+
+    const timers: [string, TimerSpec][] = args.storage
+      ? [["ceph-health", cephHealthTimer(args.cephHealthSchedule)], ["zfs-scrub", zfsScrubTimer(args.zfsScrubSchedule, args.zfsScrubPools)]]
+      : [];
+    for (const [role, spec] of timers) {
+      const step = new RemoteStep(`${name}-${role}`, { host, script: "management/timer.sh", params: timerParams(spec) }, { parent: this, ...after() });
+      last = step.command;
+    }
+    this.timers = timers.map(([, t]) => t.name);
+    this.ready = last;
+    this.registerOutputs({ timers: this.timers });
+  }
+}
+
+const b64 = base64Lines;
+
+/** The timer step's parameters. */
+export function timerParams(t: TimerSpec): Record<string, string> {
+  return { DV_NAME: t.name, DV_SCRIPT_B64: b64(t.script), DV_SERVICE: renderTimerService(t), DV_TIMER: renderTimerUnit(t) };
+}
+
+/** The first-boot step's parameters. */
+export function firstBootParams(script = DEFAULT_PROVISION_SCRIPT): Record<string, string> {
+  return { DV_PROVISION_B64: b64(script), DV_RUNNER_B64: b64(FIRSTBOOT_RUNNER_SCRIPT), DV_UNIT: FIRSTBOOT_SERVICE };
+}

@@ -1,0 +1,5 @@
+export * from "./firewall.js";
+export * from "./sshd.js";
+export * from "./fail2ban.js";
+export * from "./upgrades.js";
+export * from "./security.js";
