@@ -10,7 +10,7 @@ export function deployStack(raw: unknown, options: LoadOptions = {}): DebVisorCl
 /** The stack outputs: what each node now is. */
 export function stackOutputs(cluster: DebVisorCluster) {
   return Object.fromEntries(
-    Object.entries(cluster.nodes).map(([name, node]) => [name, { address: node.address, profile: node.profile, facts: node.facts }]),
+    Object.entries(cluster.nodes).map(([name, node]) => [name, { address: node.address, profile: node.profile, facts: node.facts, ...(node.preseed !== undefined ? { preseed: node.preseed } : {}) }]),
   );
 }
 

@@ -1,7 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { createHash } from "node:crypto";
-import { quote } from "shell-quote";
 import { connectionFor, type ResolvedHost } from "./host.js";
 import { loadScript } from "./scripts.js";
 
@@ -20,13 +19,22 @@ export interface RemoteStepArgs {
 
 const PARAM_NAME = /^DV_[A-Z0-9_]+$/;
 
-/** Renders `export NAME='value'` lines; shell-quote does the quoting. */
+/**
+ * POSIX single quoting: the only character that needs care inside '...' is ' itself.
+ * (shell-quote was tried first: for a value holding both ' and ! it emits "...\!...",
+ * and bash keeps that backslash.)
+ */
+export function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Renders `export NAME='value'` lines. */
 export function renderParams(params: Record<string, string>): string {
   return Object.keys(params)
     .sort()
     .map((k) => {
       if (!PARAM_NAME.test(k)) throw new Error(`step parameter ${JSON.stringify(k)}: names must match ${PARAM_NAME}`);
-      return `export ${k}=${quote([params[k]])}\n`;
+      return `export ${k}=${shellQuote(params[k])}\n`;
     })
     .join("");
 }
@@ -46,10 +54,10 @@ export function renderCommand(user: string, timeoutSeconds: number, stepName: st
   // be read on the host.
   const inner =
     'umask 077; f=$(mktemp /run/debvisor-step.XXXXXX); trap \'rm -f "$f"\' EXIT; cat >"$f"; ' +
-    `logger -t debvisor -- ${quote([`step ${stepName} start`])} 2>/dev/null || true; ` +
+    `logger -t debvisor -- ${shellQuote(`step ${stepName} start`)} 2>/dev/null || true; ` +
     `timeout --kill-after=15 ${timeoutSeconds} bash "$f" </dev/null`;
   const sudo = user === "root" ? "" : "sudo -n ";
-  return `${sudo}bash -c ${quote([inner])}`;
+  return `${sudo}bash -c ${shellQuote(inner)}`;
 }
 
 /** Trigger: changes exactly when the script, the prelude, a parameter or the timeout changes. */

@@ -201,8 +201,8 @@ describe("stack config: security, management and preseed fields", () => {
 });
 
 describe("step parameters survive the shell round trip", () => {
-  // renderParams quotes with shell-quote, which mangles a value holding both ' and !
-  // ("it's !" comes back as "it's \!"): the texts DebVisor sends must come back intact.
+  // Every text DebVisor sends must come back intact (a value holding both ' and ! once
+  // came back as "it's \!" with a quoting library).
   const roundTrip = (params: Record<string, string>) => {
     const script = `${renderParams(params)}\nfor k in ${Object.keys(params).join(" ")}; do printf '%s\\0' "\${!k}"; done`;
     const out = execFileSync("bash", ["-c", script], { encoding: "utf8" }).split("\0").slice(0, -1);

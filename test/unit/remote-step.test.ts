@@ -16,7 +16,7 @@ describe("RemoteStep rendering", () => {
   });
 
   it("parameters survive any characters, as bash reads them", () => {
-    const nasty = `it's "quoted" $HOME \`id\` \\ ; rm -rf / \n second line`;
+    const nasty = `it's "quoted" $HOME !x !! \`id\` \\ ; rm -rf / \n second line 'again' ''`;
     const out = execFileSync("bash", ["-c", `${renderParams({ DV_X: nasty })}printf %s "$DV_X"`], { encoding: "utf8" });
     expect(out).toBe(nasty);
   });
@@ -32,12 +32,12 @@ describe("RemoteStep rendering", () => {
     expect(user.startsWith("sudo -n bash -c ")).toBe(true);
     expect(user).toContain("timeout --kill-after=15 900");
     expect(root).not.toContain("DV_");
-    expect(root).toContain("logger -t debvisor -- 'step n1-apt start'");
+    expect(root).toContain("logger -t debvisor -- '\\''step n1-apt start'\\''");
   });
 
   it("the payload runs strict, with the prelude, and its script", () => {
     const p = renderPayload("base/packages.sh", { DV_PACKAGES: "jq" });
-    expect(p.startsWith("#!/bin/bash\nset -euo pipefail\nexport DV_PACKAGES=jq\n")).toBe(true);
+    expect(p.startsWith("#!/bin/bash\nset -euo pipefail\nexport DV_PACKAGES='jq'\n")).toBe(true);
     expect(p).toContain("dv_install()");
     expect(p).toContain('dv_install "${pkgs[@]}"');
   });

@@ -154,12 +154,12 @@ describe("HostSecurity under mocks", () => {
     const hv = cmd("hv-security-firewall").inputs.stdin as string;
     for (const p of ["6789", "6443", "9090", "ip protocol ipip"]) expect(hv).toContain(p);
     const mini = cmd("mini-security-firewall").inputs.stdin as string;
-    expect(mini).toMatch(/^export DV_BACKEND=ufw$/m);
+    expect(mini).toMatch(/^export DV_BACKEND='ufw'$/m);
     expect(mini).not.toContain("6443");
     expect(mini).toContain("allow from 10.213.0.0/24 to any port 22 proto tcp");
   });
   it("keeps the provisioning user and the controller safe", () => {
-    expect(cmd("hv-security-sshd").inputs.stdin).toMatch(/^export DV_USER=debvisor$/m);
+    expect(cmd("hv-security-sshd").inputs.stdin).toMatch(/^export DV_USER='debvisor'$/m);
     expect(cmd("hv-security-fail2ban").inputs.stdin).toContain("127.0.0.1/8 ::1 10.213.0.1");
   });
   it("follows the node's release for security updates", () => {
