@@ -69,3 +69,18 @@ dv_remove_file() {
   rm -f "$1"
   dv_changed "removed $1"
 }
+
+# dv_ssh_session: the SSH_CONNECTION (client cport server sport) this step runs in;
+# sudo drops it from the environment, so walk up the process tree.
+dv_ssh_session() {
+  local pid=$$ conn
+  while [ "$pid" -gt 1 ]; do
+    conn=$(tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | sed -n 's/^SSH_CONNECTION=//p' | head -n1)
+    if [ -n "$conn" ]; then
+      printf '%s\n' "$conn"
+      return 0
+    fi
+    pid=$(awk '/^PPid:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 1)
+  done
+  return 1
+}

@@ -4,20 +4,8 @@
 # The address of the SSH session this step runs in is added to ignoreip as well.
 dv_install fail2ban python3-systemd nftables
 
-dv_ssh_client() {
-  local pid=$$ conn
-  while [ "$pid" -gt 1 ]; do
-    conn=$(tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | sed -n 's/^SSH_CONNECTION=//p' | head -n1)
-    if [ -n "$conn" ]; then
-      printf '%s\n' "${conn%% *}"
-      return 0
-    fi
-    pid=$(awk '/^PPid:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 1)
-  done
-  return 1
-}
 ignore=$DV_IGNORE
-if client=$(dv_ssh_client) && ! grep -qwF -- "$client" <<<"$ignore"; then ignore+=" $client"; fi
+if session=$(dv_ssh_session) && client=${session%% *} && ! grep -qwF -- "$client" <<<"$ignore"; then ignore+=" $client"; fi
 jail="[DEFAULT]
 ignoreip = $ignore
 $DV_JAIL"

@@ -9,19 +9,6 @@ unit=/etc/systemd/system/debvisor-firewall.service
 state=/var/lib/debvisor
 mkdir -p "$state" /etc/debvisor
 
-# The SSH session this step runs in (sudo drops SSH_CONNECTION: walk up the process tree).
-dv_ssh_session() {
-  local pid=$$ conn
-  while [ "$pid" -gt 1 ]; do
-    conn=$(tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | sed -n 's/^SSH_CONNECTION=//p' | head -n1)
-    if [ -n "$conn" ]; then
-      printf '%s\n' "$conn"
-      return 0
-    fi
-    pid=$(awk '/^PPid:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 1)
-  done
-  return 1
-}
 client='' client_port=''
 if session=$(dv_ssh_session); then
   read -r client _ _ client_port <<<"$session"
