@@ -1,10 +1,10 @@
 # The first-boot unit: runs the node's provisioning script once, at the next boot
 # (marker file), for nodes installed unattended. Installs and enables; never starts it.
-# Params: DV_PROVISION_B64 (the provisioning script), DV_RUNNER_B64 (runner script),
-#         both base64; DV_UNIT (the unit text).
+# Params: DV_PROVISION (the provisioning script), DV_RUNNER (the runner script),
+#         DV_UNIT (the unit text).
 reload=0
-dv_write_file /usr/local/lib/debvisor/provision.sh 755 "$(base64 -d <<<"$DV_PROVISION_B64")" || true
-dv_write_file /usr/local/sbin/debvisor-firstboot 755 "$(base64 -d <<<"$DV_RUNNER_B64")" || true
+dv_write_file /usr/local/lib/debvisor/provision.sh 755 "$DV_PROVISION" || true
+dv_write_file /usr/local/sbin/debvisor-firstboot 755 "$DV_RUNNER" || true
 dv_write_file /etc/systemd/system/debvisor-firstboot.service 644 "$DV_UNIT" && reload=1
 [ "$reload" = 0 ] || systemctl daemon-reload
 if ! systemctl is-enabled --quiet debvisor-firstboot.service 2>/dev/null; then

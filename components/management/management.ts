@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { RemoteStep, type ResolvedHost } from "../host/index.js";
 import {
-  DEFAULT_PROVISION_SCRIPT, FIRSTBOOT_RUNNER_SCRIPT, base64Lines, FIRSTBOOT_SERVICE, cephHealthTimer, renderTimerService, renderTimerUnit, zfsScrubTimer,
+  DEFAULT_PROVISION_SCRIPT, FIRSTBOOT_RUNNER_SCRIPT, FIRSTBOOT_SERVICE, cephHealthTimer, renderTimerService, renderTimerUnit, zfsScrubTimer,
   type TimerSpec,
 } from "./units.js";
 
@@ -85,14 +85,13 @@ export class NodeManagement extends pulumi.ComponentResource {
   }
 }
 
-const b64 = base64Lines;
 
 /** The timer step's parameters. */
 export function timerParams(t: TimerSpec): Record<string, string> {
-  return { DV_NAME: t.name, DV_SCRIPT_B64: b64(t.script), DV_SERVICE: renderTimerService(t), DV_TIMER: renderTimerUnit(t) };
+  return { DV_NAME: t.name, DV_SCRIPT: t.script, DV_SERVICE: renderTimerService(t), DV_TIMER: renderTimerUnit(t) };
 }
 
 /** The first-boot step's parameters. */
 export function firstBootParams(script = DEFAULT_PROVISION_SCRIPT): Record<string, string> {
-  return { DV_PROVISION_B64: b64(script), DV_RUNNER_B64: b64(FIRSTBOOT_RUNNER_SCRIPT), DV_UNIT: FIRSTBOOT_SERVICE };
+  return { DV_PROVISION: script, DV_RUNNER: FIRSTBOOT_RUNNER_SCRIPT, DV_UNIT: FIRSTBOOT_SERVICE };
 }

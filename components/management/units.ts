@@ -200,11 +200,3 @@ export function zfsScrubTimer(onCalendar = DEFAULT_ZFS_SCRUB_SCHEDULE, pools: st
     environment: pools.length > 0 ? { DEBVISOR_ZFS_POOLS: `"${pools.join(" ")}"` } : {}, persistent: true, randomizedDelaySec: 3600, timeoutStartSec: "infinity",
   };
 }
-
-/**
- * Base64 in lines of 76, for script bodies passed as step parameters: plain text would
- * put their `$` inside single-quoted shell words of the step's parameter block.
- */
-export function base64Lines(text: string): string {
-  return (Buffer.from(text).toString("base64").match(/.{1,76}/g) ?? []).join("\n");
-}

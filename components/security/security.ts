@@ -1,7 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { RemoteStep, type ResolvedHost } from "../host/index.js";
 import { DEFAULT_RELEASE, type DebianRelease } from "../base/sources.js";
-import { base64Lines } from "../management/units.js";
 import {
   DEFAULT_NODE_PORTS, DEFAULT_TRUSTED_INTERFACES, FIREWALL_BACKENDS, isCanonicalCidr, isCidr, parsePortRange,
   renderNftables, renderUfwRules, type FirewallBackend, type FirewallPolicy, type FirewallRule,
@@ -159,7 +158,7 @@ export class HostSecurity extends pulumi.ComponentResource {
         DV_CONF: renderUnattendedUpgrades({ release: args.release ?? DEFAULT_RELEASE, securityOnly: args.securityUpdatesOnly ?? true, held }),
         DV_PERIODIC: PERIODIC,
         DV_HOLD: held.join(" "),
-        DV_HOOK_B64: base64Lines(HOLD_HELPER),
+        DV_HOOK: HOLD_HELPER,
       },
     }, { parent: this });
 

@@ -3,13 +3,13 @@
 # Params: DV_CONF (apt.conf text for 52debvisor-unattended-upgrades),
 #         DV_PERIODIC (apt.conf text for 21debvisor-periodic),
 #         DV_HOLD (package name patterns, space-separated, shell globs),
-#         DV_HOOK_B64 (the hold helper script, base64).
+#         DV_HOOK (the hold helper script).
 dv_install unattended-upgrades
 dv_write_file /etc/apt/apt.conf.d/52debvisor-unattended-upgrades 644 "$DV_CONF" || true
 dv_write_file /etc/apt/apt.conf.d/21debvisor-periodic 644 "$DV_PERIODIC" || true
 # Held packages stay held as later layers install them: apt runs the helper after
 # every dpkg run.
-dv_write_file /usr/local/sbin/debvisor-hold-packages 755 "$(base64 -d <<<"$DV_HOOK_B64")" || true
+dv_write_file /usr/local/sbin/debvisor-hold-packages 755 "$DV_HOOK" || true
 dv_write_file /etc/debvisor/held-packages 644 "$DV_HOLD" || true
 dv_write_file /etc/apt/apt.conf.d/99debvisor-hold 644 'DPkg::Post-Invoke { "if [ -x /usr/local/sbin/debvisor-hold-packages ]; then /usr/local/sbin/debvisor-hold-packages || true; fi"; };' || true
 held=$(/usr/local/sbin/debvisor-hold-packages standalone)

@@ -6,7 +6,7 @@ import { BASE_PACKAGES, keyringFor, renderAptProxy, renderDebianSources, type De
 import {
   DEFAULT_HELD_PACKAGES, DEFAULT_TRUSTED_INTERFACES, HOLD_HELPER, PERIODIC, renderIgnoreIp, renderJail, renderNftables, renderSshdConfig, renderUnattendedUpgrades,
 } from "../../components/security/index.js";
-import { base64Lines, cephHealthTimer, firstBootParams, timerParams } from "../../components/management/index.js";
+import { cephHealthTimer, firstBootParams, timerParams } from "../../components/management/index.js";
 
 const labPolicy = {
   clusterNetworks: ["10.213.0.0/24"], controllerAddresses: ["10.213.0.1"], sshPorts: [22],
@@ -28,7 +28,7 @@ const sample = (release: DebianRelease): Record<string, Record<string, string>> 
   "base/facts.sh": {},
   "security/upgrades.sh": {
     DV_CONF: renderUnattendedUpgrades({ release, securityOnly: true, held: DEFAULT_HELD_PACKAGES }), DV_PERIODIC: PERIODIC,
-    DV_HOLD: DEFAULT_HELD_PACKAGES.join(" "), DV_HOOK_B64: base64Lines(HOLD_HELPER),
+    DV_HOLD: DEFAULT_HELD_PACKAGES.join(" "), DV_HOOK: HOLD_HELPER,
   },
   "security/fail2ban.sh": { DV_JAIL: renderJail({ sshPorts: [22], maxRetry: 5, findTime: "10m", banTime: "1h" }), DV_IGNORE: renderIgnoreIp(["10.213.0.1"]) },
   "security/firewall.sh": { DV_BACKEND: "nftables", DV_NFT: renderNftables(labPolicy), DV_UFW_RULES: "", DV_UFW_IPIP: "" },
