@@ -52,7 +52,14 @@ export function loadStackConfig(raw: unknown, options: LoadOptions = {}): DebVis
   const parsed = stackConfigSchema.safeParse(raw);
   if (!parsed.success) throw new StackConfigError(parsed.error.issues.map((i) => describe(raw, i)));
   const cfg: StackConfig = parsed.data;
-  const read = options.readFile ?? ((p: string) => readFileSync(p, "utf8"));
+  const readRaw = options.readFile ?? ((p: string) => readFileSync(p, "utf8"));
+  // Every node usually names the same key file: read each path once.
+  const cache = new Map<string, string>();
+  const read = (p: string) => {
+    let text = cache.get(p);
+    if (text === undefined) cache.set(p, (text = readRaw(p)));
+    return text;
+  };
   const problems: string[] = [];
   const readField = (field: string, path: string): string | undefined => {
     try {
@@ -66,6 +73,7 @@ export function loadStackConfig(raw: unknown, options: LoadOptions = {}): DebVis
   // The cluster's own networks default to the nodes' addresses (a host name cannot be a
   // firewall source: such a cluster must name its networks).
   const nodeAddresses = cfg.nodes.map((n) => n.address).filter((a) => isIP(a) !== 0).map((a) => (isIP(a) === 4 ? `${a}/32` : `${a}/128`));
+  const someHostName = cfg.nodes.some((m) => isIP(m.address) === 0);
   const nodes: DebVisorClusterNodeArgs[] = cfg.nodes.map((n, i) => {
     const s = { ...cfg.defaults, ...n };
     // Objects merge field by field over defaults.
@@ -73,7 +81,7 @@ export function loadStackConfig(raw: unknown, options: LoadOptions = {}): DebVis
     const management = { ...cfg.defaults?.management, ...n.management };
     const preseed = { ...cfg.defaults?.preseed, ...n.preseed };
     if (security.clusterNetworks === undefined) {
-      if (cfg.nodes.some((m) => isIP(m.address) === 0)) problems.push(`nodes[${i}].security.clusterNetworks: required when node addresses are host names (the firewall needs networks), got nothing`);
+      if (someHostName) problems.push(`nodes[${i}].security.clusterNetworks: required when node addresses are host names (the firewall needs networks), got nothing`);
       security.clusterNetworks = nodeAddresses;
     }
     const f = `nodes[${i}]`;
