@@ -120,6 +120,6 @@ export function loadStackConfig(raw: unknown, options: LoadOptions = {}): DebVis
       ...(preseed.installDisk !== undefined ? { preseed: { ...preseed, installDisk: preseed.installDisk, authorizedKeys: preseed.authorizedKeys ?? [], hostname: n.name } } : {}),
     };
   });
-  if (problems.length > 0) throw new StackConfigError(problems);
+  if (problems.length > 0) throw new StackConfigError([...new Set(problems)]); // a shared default fails once, not per node
   return { nodes };
 }
