@@ -3,5 +3,7 @@ export * from "./host/index.js";
 export * from "./base/index.js";
 export * from "./security/index.js";
 export * from "./management/index.js";
+export * from "./network/index.js";
+export * from "./virtualization/index.js";
 export * from "./node.js";
 export * from "./cluster.js";

@@ -7,6 +7,8 @@ import {
   type Layer, type ManagementSettings, type PreseedSettings, type Profile,
 } from "./management/index.js";
 import { DEFAULT_RELEASE } from "./base/index.js";
+import { HostNetwork, validateNetworkSettings, type NetworkSettings } from "./network/index.js";
+import { VirtualizationHost, validateVirtualizationSettings, type VirtualizationSettings } from "./virtualization/index.js";
 
 export interface DebVisorNodeArgs {
   /** How to reach the host. */
@@ -19,6 +21,10 @@ export interface DebVisorNodeArgs {
   security?: SecuritySettings;
   /** Management settings: first-boot unit, Ceph health and ZFS scrub timers (storage layer only). @default {} */
   management?: ManagementSettings;
+  /** Network layer settings: br0, VLANs, bonds (profiles with the network layer). @default {} */
+  network?: NetworkSettings;
+  /** Virtualization layer settings: KVM/QEMU, libvirt, VMs, Cockpit (profiles with the virtualization layer). @default {} */
+  virtualization?: VirtualizationSettings;
   /** Debian installer settings: when set, the node's `preseed` output is rendered. @default none */
   preseed?: PreseedSettings;
 }
@@ -31,6 +37,8 @@ export function validateDebVisorNodeArgs(args: DebVisorNodeArgs, field = "node")
   validateDebianBaseArgs(args.base ?? {}, `${field}.base`);
   validateSecuritySettings(args.security ?? {}, `${field}.security`, args.host.user ?? "root");
   validateManagementSettings(args.management ?? {}, `${field}.management`);
+  validateNetworkSettings(args.network ?? {}, `${field}.network`);
+  validateVirtualizationSettings(args.virtualization ?? {}, `${field}.virtualization`);
   if (args.preseed !== undefined) validatePreseedSettings(args.preseed, `${field}.preseed`);
 }
 
@@ -44,6 +52,10 @@ export class DebVisorNode extends pulumi.ComponentResource {
   readonly security?: HostSecurity;
   /** First-boot unit and health/scrub timers (absent when the node needs neither). */
   readonly management?: NodeManagement;
+  /** The network layer (br0, VLANs, bonds). */
+  readonly network?: HostNetwork;
+  /** The virtualization layer (KVM/QEMU, libvirt, VMs, Cockpit). */
+  readonly virtualization?: VirtualizationHost;
   /** Host facts reported by the base layer. */
   readonly facts: pulumi.Output<Record<string, string>>;
   /** The Debian installer preseed for this node, when `preseed` is configured. */
@@ -69,6 +81,14 @@ export class DebVisorNode extends pulumi.ComponentResource {
         roles: { storage: has("storage"), kubernetes: has("kubernetes"), virtualization: has("virtualization") },
       }, { parent: this, dependsOn: [ready] });
       ready = this.security.ready;
+    }
+    if (has("network")) {
+      this.network = new HostNetwork(`${name}-network`, { ...args.network, host }, { parent: this, dependsOn: [ready] });
+      ready = this.network.ready;
+    }
+    if (has("virtualization")) {
+      this.virtualization = new VirtualizationHost(`${name}-virtualization`, { ...args.virtualization, host }, { parent: this, dependsOn: [ready] });
+      ready = this.virtualization.ready;
     }
     if (args.management?.firstBoot || has("storage")) {
       this.management = new NodeManagement(`${name}-management`, { ...args.management, host, storage: has("storage") }, { parent: this, dependsOn: [ready] });

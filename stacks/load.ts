@@ -80,6 +80,8 @@ export function loadStackConfig(raw: unknown, options: LoadOptions = {}): DebVis
     const security = { ...cfg.defaults?.security, ...n.security };
     const management = { ...cfg.defaults?.management, ...n.management };
     const preseed = { ...cfg.defaults?.preseed, ...n.preseed };
+    const network = { ...cfg.defaults?.network, ...n.network };
+    const virtualization = { ...cfg.defaults?.virtualization, ...n.virtualization };
     if (security.clusterNetworks === undefined) {
       if (someHostName) problems.push(`nodes[${i}].security.clusterNetworks: required when node addresses are host names (the firewall needs networks), got nothing`);
       security.clusterNetworks = nodeAddresses;
@@ -117,6 +119,8 @@ export function loadStackConfig(raw: unknown, options: LoadOptions = {}): DebVis
       },
       security,
       management,
+      network,
+      virtualization,
       ...(preseed.installDisk !== undefined ? { preseed: { ...preseed, installDisk: preseed.installDisk, authorizedKeys: preseed.authorizedKeys ?? [], hostname: n.name } } : {}),
     };
   });

@@ -2,6 +2,8 @@ import { z } from "zod";
 import { isAddress, isPublicKey } from "../components/host/index.js";
 import { RELEASES, isHttpUrl } from "../components/base/index.js";
 import { PARTITIONING, PROFILE_NAMES } from "../components/management/index.js";
+import { networkSchema } from "./network-schema.js";
+import { virtualizationSchema } from "./virtualization-schema.js";
 import { FIREWALL_BACKENDS, ROOT_LOGIN_POLICIES, MANAGED_SSHD_KEYWORDS, SSHD_KEYWORD, isCanonicalCidr, isCidr, isPackageGlob, parsePortRange } from "../components/security/index.js";
 
 /**
@@ -89,6 +91,10 @@ const nodeSettings = {
   timezone: z.string().regex(/^[A-Za-z0-9_+-]+(\/[A-Za-z0-9_+-]+)*$/, "not a timezone name like UTC or Europe/Berlin").optional(),
   security: securitySchema.optional(),
   management: managementSchema.optional(),
+  /** `network`: br0, VLANs, bonds. Merged field by field over `defaults.network`. */
+  network: networkSchema.optional(),
+  /** `virtualization`: KVM/QEMU, libvirt networks, pools and VMs, Cockpit. Merged field by field over `defaults.virtualization`. */
+  virtualization: virtualizationSchema.optional(),
   preseed: preseedSchema.optional(),
 };
 

@@ -15,6 +15,12 @@ export interface RemoteStepArgs {
   secretParams?: Record<string, pulumi.Input<string>>;
   /** Seconds before the step is killed. @default 900 */
   timeoutSeconds?: number;
+  /**
+   * Also run the script when the step is deleted (`pulumi destroy`, or the resource
+   * leaving the program), with `DV_OP=delete`; it runs with the parameters of its last
+   * successful run. Scripts read `${DV_OP:-apply}`. @default false (nothing runs on delete)
+   */
+  runOnDelete?: boolean;
 }
 
 const PARAM_NAME = /^DV_[A-Z0-9_]+$/;
@@ -51,13 +57,13 @@ export function renderPayload(script: string, params: Record<string, string>): s
  * arrives on stdin, is stored in a root-only file (so commands in the script cannot eat
  * it from stdin) and runs under `timeout`.
  */
-export function renderCommand(user: string, timeoutSeconds: number, stepName: string): string {
+export function renderCommand(user: string, timeoutSeconds: number, stepName: string, op: "apply" | "delete" = "apply"): string {
   // Each run is logged to the host's journal (tag debvisor), so "which steps ran" can
   // be read on the host.
   const inner =
     'umask 077; f=$(mktemp /run/debvisor-step.XXXXXX); trap \'rm -f "$f"\' EXIT; cat >"$f"; ' +
-    `logger -t debvisor -- ${shellQuote(`step ${stepName} start`)} 2>/dev/null || true; ` +
-    `timeout --kill-after=15 ${timeoutSeconds} bash "$f" </dev/null`;
+    `logger -t debvisor -- ${shellQuote(`step ${stepName} ${op === "apply" ? "start" : "delete"}`)} 2>/dev/null || true; ` +
+    `DV_OP=${op} timeout --kill-after=15 ${timeoutSeconds} bash "$f" </dev/null`;
   const sudo = user === "root" ? "" : "sudo -n ";
   return `${sudo}bash -c ${shellQuote(inner)}`;
 }
@@ -118,6 +124,7 @@ export class RemoteStep {
       {
         connection: connectionFor(args.host),
         create: renderCommand(args.host.user, timeoutSeconds, name),
+        ...(args.runOnDelete ? { delete: renderCommand(args.host.user, timeoutSeconds, name, "delete") } : {}),
         stdin,
         triggers: [stepTrigger(args.script, params, secretNames, timeoutSeconds)],
         addPreviousOutputInEnv: false,

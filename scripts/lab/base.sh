@@ -7,7 +7,7 @@ BASE_PACKAGES=(
   # what the brief of a "plain Debian server" needs
   openssh-server sudo ca-certificates python3 iproute2 systemd-sysv dbus
   libpam-systemd udev util-linux procps kmod netbase iputils-ping less psmisc
-  lsof uuid-runtime
+  lsof uuid-runtime ifupdown
   # disk tools the storage layer drives
   fdisk gdisk parted e2fsprogs xfsprogs btrfs-progs lvm2
 )

@@ -59,9 +59,9 @@ host_net_up() {
   ip netns add "$ns"
   ip link add "$veth" type veth peer name eth0 netns "$ns"
   ip link set "$veth" master "$LAB_BRIDGE" up
-  ip -n "$ns" addr add "$(host_ip "$i")/24" dev eth0
-  ip -n "$ns" link set lo up
-  ip -n "$ns" link set eth0 up
+  # The address is the host's own business: its ifupdown (networking.service)
+  # raises eth0 from /etc/network/interfaces at boot, as on a default Debian
+  # install, so the network layer can move it onto a bridge and back.
 }
 
 # ---------------------------------------------------------------- apt proxy
@@ -177,6 +177,14 @@ etc_hosts() {
   done
 }
 
+# /etc/network/interfaces of a fresh host $1: what the Debian installer writes
+# for a static address (no gateway: the lab has no route out).
+host_interfaces() {
+  printf '%s\n' '# Written by the DebVisor lab like the Debian installer would; the host owns it.' \
+    'source /etc/network/interfaces.d/*' '' 'auto lo' 'iface lo inet loopback' '' \
+    'auto eth0' 'iface eth0 inet static' "	address $(host_ip "$1")/24"
+}
+
 # Mount host $1's overlay and give it its identity (first time) and this
 # fleet's view (hosts, disks, authorized keys) every time.
 host_prepare() {
@@ -196,6 +204,7 @@ host_prepare() {
     for t in ed25519 ecdsa; do
       ssh-keygen -q -t "$t" -N '' -C "root@$name" -f "$m/etc/ssh/ssh_host_${t}_key"
     done
+    host_interfaces "$i" >"$m/etc/network/interfaces"
     printf '%s\n' "$FLEET_RELEASE-$BASE_ID" >"$h/base-id"
   fi
   etc_hosts >"$m/etc/hosts"

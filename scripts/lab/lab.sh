@@ -9,6 +9,7 @@
 #   npm run lab -- status
 #   npm run lab -- ssh <host> [-- command...]
 #   npm run lab -- restart <host>
+#   npm run lab -- reset <host>...
 #   npm run lab -- reset-hostkey <host>
 #
 # Runs as root. State lives in $DEBVISOR_LAB_DIR (default /var/lib/debvisor-lab).
@@ -42,6 +43,9 @@ usage: npm run lab -- <command> [options]    (or: bash scripts/lab/lab.sh ...; a
         ssh -F \$LAB_DIR/ssh_config <host> (as $LAB_USER; root@<host> works too)
   restart <host>
         reboot one host and wait until it answers SSH again
+  reset <host>...
+        make these hosts fresh again (new filesystem, network namespace, host
+        keys), leaving the others running; known_hosts and lab.json follow
   reset-hostkey <host>
         give a host new SSH host keys WITHOUT updating known_hosts/hostkeys
         (for tests that a changed host key is refused)
@@ -344,6 +348,35 @@ cmd_restart() {
   log "$name is back"
 }
 
+cmd_reset() {
+  (($#)) || die "usage: reset <host>..."
+  require_root
+  take_lock
+  need_up
+  local h i idx=() late=()
+  for h in "$@"; do idx+=("$(host_index "$h")"); done
+  FLEET_CGROUPS=$(discover_cgroups)
+  ensure_base "$FLEET_RELEASE"
+  log "resetting ${idx[*]/#/n} to fresh $FLEET_RELEASE hosts"
+  hosts_stop "${idx[@]}"
+  for i in "${idx[@]}"; do
+    umount "$(host_dir "$i")/root" 2>/dev/null || umount -l "$(host_dir "$i")/root"
+    rm -rf "$(host_dir "$i")/upper" "$(host_dir "$i")/work" "$(host_dir "$i")/base-id"
+    # A fresh network namespace too: bridges, VLANs and addresses a test made
+    # outlive the container in the old one.
+    ip netns del "$(host_netns "$i")"
+    host_prepare "$i"
+    host_net_up "$i"
+  done
+  write_ssh_files
+  for i in "${idx[@]}"; do host_start "$i"; done
+  mapfile -t late < <(wait_ssh "$LAB_BOOT_TIMEOUT" "${idx[@]}")
+  ((${#late[@]} == 0)) || die "host(s) ${late[*]/#/n} never answered SSH after the reset"
+  verify_hosts "${idx[@]}" || die "host checks failed"
+  write_lab_json
+  log "reset ${idx[*]/#/n} in $((SECONDS - LAB_T0))s"
+}
+
 cmd_reset_hostkey() {
   (($# == 1)) || die "usage: reset-hostkey <host>"
   require_root
@@ -368,6 +401,7 @@ main() {
     status) cmd_status "$@" ;;
     ssh) cmd_ssh "$@" ;;
     restart) cmd_restart "$@" ;;
+    reset) cmd_reset "$@" ;;
     reset-hostkey) cmd_reset_hostkey "$@" ;;
     help | -h | --help) usage ;;
     *)

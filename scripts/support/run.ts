@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { resolve } from "node:path";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 
 /** The repository root (this file runs from scripts/support/ or from dist/scripts/support/). */
 export const ROOT = [resolve(import.meta.dirname, "../.."), resolve(import.meta.dirname, "../../..")].find((d) => existsSync(resolve(d, "Pulumi.yaml")))!;
@@ -41,6 +41,16 @@ export const lab = {
   async fresh(...upArgs: string[]) {
     await ok(lab.cmd("down"), "lab down");
     await ok(lab.cmd("up", ...upArgs), "lab up");
+  },
+  /**
+   * Fresh hosts without disturbing the rest of the fleet: with a fleet of at least
+   * `count` hosts of `release` up, only `hosts` are reset; otherwise a fresh fleet.
+   */
+  async freshHosts(count: number, release: "bookworm" | "trixie", ...hosts: string[]) {
+    const jsonFile = `${LAB_DIR}/lab.json`;
+    const fleet = existsSync(jsonFile) ? JSON.parse(readFileSync(jsonFile, "utf8")) : undefined;
+    if (fleet?.release === release && fleet.hosts.length >= count) await ok(lab.cmd("reset", ...hosts), `lab reset ${hosts.join(" ")}`);
+    else await lab.fresh("--hosts", String(count), "--release", release);
   },
   /** A shell command on a lab host as root, through the lab's pinned ssh config. */
   sh: (host: string, command: string, input?: string) => run("ssh", sshArgs(host, command), { input }),

@@ -7,6 +7,9 @@ import {
   DEFAULT_HELD_PACKAGES, DEFAULT_TRUSTED_INTERFACES, HOLD_HELPER, PERIODIC, renderIgnoreIp, renderJail, renderNftables, renderSshdConfig, renderUnattendedUpgrades,
 } from "../../components/security/index.js";
 import { cephHealthTimer, firstBootParams, timerParams } from "../../components/management/index.js";
+import * as network from "./samples/network.js";
+import * as virtualization from "./samples/virtualization.js";
+import * as vm from "./samples/vm.js";
 
 const labPolicy = {
   clusterNetworks: ["10.213.0.0/24"], controllerAddresses: ["10.213.0.1"], sshPorts: [22],
@@ -38,12 +41,16 @@ const sample = (release: DebianRelease): Record<string, Record<string, string>> 
   },
   "management/firstboot.sh": firstBootParams(),
   "management/timer.sh": timerParams(cephHealthTimer()),
+  ...network.sample(release),
+  ...virtualization.sample(release),
+  ...vm.sample(release),
 });
 // Scripts in run order (later ones need what earlier ones installed).
 const ORDER = [
   "base/apt-sources.sh", "base/packages.sh", "base/locale.sh", "base/facts.sh",
   "security/upgrades.sh", "security/fail2ban.sh", "security/firewall.sh", "security/sshd.sh",
   "management/firstboot.sh", "management/timer.sh",
+  ...network.order, ...virtualization.order, ...vm.order,
 ];
 
 function runStep(host: string, script: string, params: Record<string, string>) {

@@ -31,7 +31,7 @@ describe("RemoteStep rendering", () => {
     expect(root.startsWith("bash -c ")).toBe(true);
     expect(user.startsWith("sudo -n bash -c ")).toBe(true);
     expect(user).toContain("timeout --kill-after=15 900");
-    expect(root).not.toContain("DV_");
+    expect(root.replace("DV_OP=apply ", "")).not.toContain("DV_"); // the operation is the only variable it sets
     expect(root).toContain("logger -t debvisor -- '\\''step n1-apt start'\\''");
   });
 
@@ -49,6 +49,16 @@ describe("RemoteStep rendering", () => {
     const out = execFileSync("bash", ["-c", renderCommand("root", 30, "t").replace("/run/", `${dir}/`)], { input: payload, encoding: "utf8" });
     expect(parseFacts(out)).toEqual({ answer: "s3cret" });
     expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it("the delete command runs the same payload with DV_OP=delete; apply runs with DV_OP=apply", () => {
+    const payload = renderPayload("base/facts.sh", {}).replace(/# --- base\/facts\.sh[\s\S]*$/, 'dv_fact op "${DV_OP:-unset}"\n');
+    const dir = mkdtempSync(join(tmpdir(), "debvisor-wrapper-"));
+    const runOp = (op?: "apply" | "delete") =>
+      parseFacts(execFileSync("bash", ["-c", renderCommand("root", 30, "t", op).replace("/run/", `${dir}/`)], { input: payload, encoding: "utf8" })).op;
+    expect(runOp()).toBe("apply");
+    expect(runOp("delete")).toBe("delete");
+    expect(renderCommand("root", 30, "n1-vm", "delete")).toContain("step n1-vm delete");
   });
 
   it("a failing script fails the step", () => {
