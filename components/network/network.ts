@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { ResolvedHost } from "../host/index.js";
 
 // STUB (contract only): replaced by the real layer.
-export interface NetworkSettings {}
+export interface NetworkSettings { bridge?: false }
 export interface HostNetworkArgs extends NetworkSettings { host: ResolvedHost }
 export function validateNetworkSettings(_settings: NetworkSettings, _field: string): void {}
 export class HostNetwork extends pulumi.ComponentResource {
