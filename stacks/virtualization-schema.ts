@@ -1,4 +1,59 @@
 import { z } from "zod";
+import {
+  INTERFACE_NAME, LIBVIRT_OBJECT_NAME, NETWORK_MODES, POOL_PATH, POOL_TYPES, parseIpv4, parseSubnet, validateVirtualizationSettings,
+} from "../components/virtualization/index.js";
+import { vmSchema } from "./vm-schema.js";
+import type { VmSettings } from "../components/virtualization/vm.js";
 
-// STUB (contract only): replaced by the real schema of the virtualization layer.
-export const virtualizationSchema = z.strictObject({});
+/**
+ * `virtualization`: KVM/QEMU, libvirt networks, pools and VMs, Cockpit. The same rules as
+ * validateVirtualizationSettings (which the node runs again on the merged settings, so a
+ * rule spanning `defaults` and a node is still checked before any host is touched).
+ */
+const libvirtName = z.string().regex(LIBVIRT_OBJECT_NAME, "must be 1-50 letters, digits, _ . - (starting with a letter or digit)");
+const ipv4 = z.string().refine((v) => parseIpv4(v) !== undefined, "not an IPv4 address");
+
+const networkSchema = z.strictObject({
+  name: libvirtName,
+  mode: z.enum(NETWORK_MODES, { error: `must be one of ${NETWORK_MODES.join(", ")}` }),
+  bridge: z.string().regex(INTERFACE_NAME, "not an interface name (at most 15 letters, digits, _ . -)").optional(),
+  subnet: z.string().refine((v) => parseSubnet(v) !== undefined, "must be an IPv4 network in CIDR form with a prefix from /8 to /30 and no host bits").optional(),
+  dhcp: z.strictObject({ start: ipv4, end: ipv4 }).optional(),
+  autostart: z.boolean().optional(),
+});
+
+const poolSchema = z.strictObject({
+  name: libvirtName,
+  type: z.enum(POOL_TYPES, { error: `must be one of ${POOL_TYPES.join(", ")} (ZFS and RBD pools come from the storage layer)` }),
+  path: z.string().regex(POOL_PATH, "must be an absolute directory path (no spaces, no . or .. components, no trailing /)"),
+  autostart: z.boolean().optional(),
+});
+
+export const virtualizationSchema = z
+  .strictObject({
+    allowEmulation: z.boolean().optional(),
+    nested: z.boolean().optional(),
+    cockpit: z.boolean().optional(),
+    networks: z.array(networkSchema).optional(),
+    pools: z.array(poolSchema).optional(),
+    // vmSchema checks each VM; its inferred type is looser than VmSettings (one of bridge or
+    // network is a rule of validateVmSettings, not of the type).
+    vms: (z.array(vmSchema) as unknown as z.ZodType<VmSettings[]>).optional(),
+  })
+  .superRefine((v, ctx) => {
+    // Rules across fields (subnet/DHCP, duplicates, overlaps, VM references): the
+    // component's validator, its message reported at the field it names.
+    try {
+      validateVirtualizationSettings(v as Parameters<typeof validateVirtualizationSettings>[0], "virtualization");
+    } catch (e) {
+      // "virtualization.<path>: message, got value" -> path relative to this object (the loader adds the value).
+      const text = (e as Error).message;
+      const cut = text.lastIndexOf(", got ");
+      const m = /^virtualization\.([^:]+): (.*)$/s.exec(cut >= 0 ? text.slice(0, cut) : text);
+      const field = m ? m[1] : "";
+      // A VM's own fields are vmSchema's to report (once); only the references are ours.
+      if (/^vms\[\d+\]\./.test(field) && !/^vms\[\d+\]\.(name|nics\[\d+\]\.network|disks\[\d+\]\.pool)$/.test(field)) return;
+      const path = field.split(/[.[\]]+/).filter((p) => p !== "").map((p) => (/^\d+$/.test(p) ? Number(p) : p));
+      ctx.addIssue({ code: "custom", path, message: m ? m[2] : text });
+    }
+  });

@@ -18,7 +18,8 @@ export interface RemoteStepArgs {
   /**
    * Also run the script when the step is deleted (`pulumi destroy`, or the resource
    * leaving the program), with `DV_OP=delete`; it runs with the parameters of its last
-   * successful run. Scripts read `${DV_OP:-apply}`. @default false (nothing runs on delete)
+   * successful run. Scripts read `${DV_OP:-apply}`. When the step is replaced (new trigger),
+   * the old step's delete is skipped: see `renderCommand`. @default false (nothing runs on delete)
    */
   runOnDelete?: boolean;
 }
@@ -56,17 +57,35 @@ export function renderPayload(script: string, params: Record<string, string>): s
  * The command line sent over SSH. It names no parameter and holds no secret: the payload
  * arrives on stdin, is stored in a root-only file (so commands in the script cannot eat
  * it from stdin) and runs under `timeout`.
+ *
+ * `op: "delete"` runs the same payload with DV_OP=delete. A step that runs on delete
+ * passes its `trigger`: each successful apply records it in /var/lib/debvisor/steps/<step>.
+ * When Pulumi replaces such a step (its trigger changed), it creates the new one first
+ * and then deletes the old one, and that old delete must not undo what the new one just
+ * did: a delete whose trigger is not the one applied last is skipped. With no record
+ * (a host set up before records existed) it runs.
  */
-export function renderCommand(user: string, timeoutSeconds: number, stepName: string, op: "apply" | "delete" = "apply"): string {
+export function renderCommand(user: string, timeoutSeconds: number, stepName: string, op: "apply" | "delete" = "apply", trigger?: string): string {
+  const record = shellQuote(`${STEP_RECORDS}/${stepName}`);
   // Each run is logged to the host's journal (tag debvisor), so "which steps ran" can
   // be read on the host.
-  const inner =
-    'umask 077; f=$(mktemp /run/debvisor-step.XXXXXX); trap \'rm -f "$f"\' EXIT; cat >"$f"; ' +
-    `logger -t debvisor -- ${shellQuote(`step ${stepName} ${op === "apply" ? "start" : "delete"}`)} 2>/dev/null || true; ` +
-    `DV_OP=${op} timeout --kill-after=15 ${timeoutSeconds} bash "$f" </dev/null`;
+  const log = (what: string) => `logger -t debvisor -- ${shellQuote(`step ${stepName} ${what}`)} 2>/dev/null || true; `;
+  const run = `DV_OP=${op} timeout --kill-after=15 ${timeoutSeconds} bash "$f" </dev/null`;
+  let inner = 'umask 077; f=$(mktemp /run/debvisor-step.XXXXXX); trap \'rm -f "$f"\' EXIT; cat >"$f"; ';
+  if (op === "apply") {
+    inner += log("start") + run;
+    if (trigger !== undefined) inner += ` || exit $?; mkdir -p ${STEP_RECORDS}; echo ${shellQuote(trigger)} >${record}`;
+  } else {
+    inner +=
+      `if [ -e ${record} ] && [ "$(cat ${record})" != ${shellQuote(trigger ?? "")} ]; then ${log("delete skipped: superseded by a newer apply")}exit 0; fi; ` +
+      log("delete") + `${run} && rm -f ${record}`;
+  }
   const sudo = user === "root" ? "" : "sudo -n ";
   return `${sudo}bash -c ${shellQuote(inner)}`;
 }
+
+/** Where steps that run on delete record the payload they last applied. */
+export const STEP_RECORDS = "/var/lib/debvisor/steps";
 
 /** Trigger: changes exactly when the script, the prelude, a parameter or the timeout changes. */
 export function stepTrigger(script: string, params: Record<string, string>, secretNames: string[], timeoutSeconds: number): string {
@@ -119,14 +138,15 @@ export class RemoteStep {
       stdin = renderPayload(args.script, params);
     }
 
+    const trigger = stepTrigger(args.script, params, secretNames, timeoutSeconds);
     this.command = new command.remote.Command(
       name,
       {
         connection: connectionFor(args.host),
-        create: renderCommand(args.host.user, timeoutSeconds, name),
-        ...(args.runOnDelete ? { delete: renderCommand(args.host.user, timeoutSeconds, name, "delete") } : {}),
+        create: renderCommand(args.host.user, timeoutSeconds, name, "apply", args.runOnDelete ? trigger : undefined),
+        ...(args.runOnDelete ? { delete: renderCommand(args.host.user, timeoutSeconds, name, "delete", trigger) } : {}),
         stdin,
-        triggers: [stepTrigger(args.script, params, secretNames, timeoutSeconds)],
+        triggers: [trigger],
         addPreviousOutputInEnv: false,
         ...(hasSecrets ? { logging: "none" as const } : {}),
       },

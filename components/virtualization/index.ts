@@ -1,1 +1,3 @@
+export * from "./libvirt.js";
 export * from "./virtualization.js";
+export * from "./vm.js";

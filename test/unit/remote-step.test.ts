@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseFacts, renderCommand, renderParams, renderPayload, stepTrigger } from "../../components/host/index.js";
+import { STEP_RECORDS, parseFacts, renderCommand, renderParams, renderPayload, stepTrigger } from "../../components/host/index.js";
 
 describe("RemoteStep rendering", () => {
   it("trigger changes with the script or a parameter, and not otherwise", () => {
@@ -59,6 +59,37 @@ describe("RemoteStep rendering", () => {
     expect(runOp()).toBe("apply");
     expect(runOp("delete")).toBe("delete");
     expect(renderCommand("root", 30, "n1-vm", "delete")).toContain("step n1-vm delete");
+  });
+
+  it("a replaced step's old delete is skipped: only the payload applied last may delete", () => {
+    const dir = mkdtempSync(join(tmpdir(), "debvisor-wrapper-"));
+    const records = join(dir, "steps");
+    // v1 and v2 stand for two triggers (what makes Pulumi replace a step); payloads may be equal.
+    const payload = (v: string) => renderPayload("base/facts.sh", {}).replace(/# --- base\/facts\.sh[\s\S]*$/, `echo "$DV_OP ${v}" >>${dir}/ran\n`);
+    const step = (op: "apply" | "delete", v: string) =>
+      execFileSync("bash", ["-c", renderCommand("root", 30, "n1-vm", op, `trigger-${v}`).replace("/run/", `${dir}/`).replaceAll(STEP_RECORDS, records)], { input: payload(v), encoding: "utf8" });
+    const ran = () => readFileSync(join(dir, "ran"), "utf8").trim().split("\n");
+    step("apply", "v1");
+    step("apply", "v2"); // the replacement's create runs first...
+    step("delete", "v1"); // ...then the old step's delete: superseded, the script does not run
+    expect(ran()).toEqual(["apply v1", "apply v2"]);
+    step("delete", "v2"); // the real delete (resource removed) runs and drops the record
+    expect(ran()).toEqual(["apply v1", "apply v2", "delete v2"]);
+    expect(readdirSync(records)).toEqual([]);
+    step("delete", "v2"); // no record (e.g. a host set up before records existed): it runs
+    expect(ran().at(-1)).toBe("delete v2");
+  });
+
+  it("a failing apply records nothing, so the step applied before keeps its delete", () => {
+    const dir = mkdtempSync(join(tmpdir(), "debvisor-wrapper-"));
+    const records = join(dir, "steps");
+    const cmd = (op: "apply" | "delete") => renderCommand("root", 30, "n1-vm", op, "t1").replace("/run/", `${dir}/`).replaceAll(STEP_RECORDS, records);
+    const good = renderPayload("base/facts.sh", {}).replace(/# --- base\/facts\.sh[\s\S]*$/, `echo "$DV_OP" >>${dir}/ran\n`);
+    const bad = renderPayload("base/facts.sh", {}).replace(/# --- base\/facts\.sh[\s\S]*$/, "exit 3\n");
+    execFileSync("bash", ["-c", cmd("apply")], { input: good });
+    expect(() => execFileSync("bash", ["-c", cmd("apply").replace("t1", "t2")], { input: bad, stdio: "pipe" })).toThrow();
+    execFileSync("bash", ["-c", cmd("delete")], { input: good });
+    expect(readFileSync(join(dir, "ran"), "utf8")).toBe("apply\ndelete\n");
   });
 
   it("a failing script fails the step", () => {

@@ -1,0 +1,153 @@
+import { XMLBuilder } from "fast-xml-parser";
+
+/** How a libvirt network reaches the outside. */
+export const NETWORK_MODES = ["bridge", "nat", "isolated"] as const;
+export type LibvirtNetworkMode = (typeof NETWORK_MODES)[number];
+/** Storage pool types this layer defines (ZFS and RBD pools are wired up by the storage layer). */
+export const POOL_TYPES = ["dir"] as const;
+export type LibvirtPoolType = (typeof POOL_TYPES)[number];
+
+/** One libvirt network (stack config `virtualization.networks[]`). */
+export interface LibvirtNetwork {
+  /** libvirt network name: letters, digits, `_`, `.`, `-` (at most 50). */
+  name: string;
+  /** `bridge`: VMs join an existing host bridge; `nat`: a libvirt bridge with NAT to the host's uplink; `isolated`: a libvirt bridge with no way out. */
+  mode: LibvirtNetworkMode;
+  /**
+   * `bridge` mode: the existing host bridge VMs attach to. `nat`/`isolated`: the name of the
+   * bridge libvirt creates. @default "br0" in bridge mode; chosen by libvirt (virbrN) otherwise
+   */
+  bridge?: string;
+  /** `nat`/`isolated`: the IPv4 subnet (CIDR, /8 to /30); the host takes its first address. Required there, not allowed in bridge mode. */
+  subnet?: string;
+  /** `nat`/`isolated`: libvirt's DHCP server hands out addresses from start to end (inside the subnet). @default none (no DHCP) */
+  dhcp?: { start: string; end: string };
+  /** Started when libvirtd starts. @default true */
+  autostart?: boolean;
+}
+
+/** One libvirt storage pool (stack config `virtualization.pools[]`). */
+export interface LibvirtPool {
+  /** libvirt pool name: letters, digits, `_`, `.`, `-` (at most 50). */
+  name: string;
+  /** Pool type. Only `dir` here. */
+  type: LibvirtPoolType;
+  /** `dir`: the directory holding the volumes (created when missing; never deleted). */
+  path: string;
+  /** Started when libvirtd starts. @default true */
+  autostart?: boolean;
+}
+
+export const LIBVIRT_OBJECT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,49}$/;
+export const INTERFACE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
+/** An absolute path without whitespace, `..` components or a trailing slash. */
+export const POOL_PATH = /^(\/[A-Za-z0-9_.+@:-]+)+$/;
+
+// --- IPv4 helpers --------------------------------------------------------------
+
+export function parseIpv4(s: string): number | undefined {
+  if (typeof s !== "string") return undefined;
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
+  if (!m) return undefined;
+  const o = m.slice(1).map(Number);
+  if (o.some((x, i) => x > 255 || (m[i + 1].length > 1 && m[i + 1].startsWith("0")))) return undefined;
+  return ((o[0] << 24) >>> 0) + (o[1] << 16) + (o[2] << 8) + o[3];
+}
+
+export function formatIpv4(n: number): string {
+  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
+}
+
+/** `{network, prefix, first, last}` of a canonical IPv4 CIDR with a prefix from 8 to 30, else undefined. */
+export function parseSubnet(cidr: string): { network: number; prefix: number; first: number; last: number } | undefined {
+  if (typeof cidr !== "string") return undefined;
+  const m = /^([0-9.]+)\/(\d{1,2})$/.exec(cidr);
+  if (!m) return undefined;
+  const network = parseIpv4(m[1]);
+  const prefix = Number(m[2]);
+  if (network === undefined || prefix < 8 || prefix > 30) return undefined;
+  const size = 2 ** (32 - prefix);
+  if (network % size !== 0) return undefined;
+  return { network, prefix, first: network + 1, last: network + size - 2 };
+}
+
+/** The gateway address the host takes on a nat/isolated network: the subnet's first address. */
+export function gatewayOf(subnet: string): string {
+  const s = parseSubnet(subnet);
+  if (!s) throw new Error(`not an IPv4 subnet: ${subnet}`);
+  return formatIpv4(s.first);
+}
+
+// --- XML rendering -----------------------------------------------------------
+
+const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: "@_", format: true, indentBy: "  ", suppressEmptyNode: true });
+
+/** The network's libvirt XML (`virsh net-define`), rendered by fast-xml-parser (it escapes). */
+export function renderNetworkXml(n: LibvirtNetwork): string {
+  const net: Record<string, unknown> = { name: n.name };
+  if (n.mode === "bridge") {
+    net.forward = { "@_mode": "bridge" };
+    net.bridge = { "@_name": n.bridge ?? "br0" };
+  } else {
+    if (n.mode === "nat") net.forward = { "@_mode": "nat" };
+    if (n.bridge !== undefined) net.bridge = { "@_name": n.bridge, "@_stp": "on", "@_delay": "0" };
+    const s = parseSubnet(n.subnet ?? "");
+    if (!s) throw new Error(`network ${n.name}: a ${n.mode} network needs an IPv4 subnet`);
+    net.ip = {
+      "@_address": formatIpv4(s.first),
+      "@_prefix": String(s.prefix),
+      ...(n.dhcp ? { dhcp: { range: { "@_start": n.dhcp.start, "@_end": n.dhcp.end } } } : {}),
+    };
+  }
+  return builder.build({ network: net }).trim();
+}
+
+/** The pool's libvirt XML (`virsh pool-define`). */
+export function renderPoolXml(p: LibvirtPool): string {
+  return builder.build({ pool: { "@_type": p.type, name: p.name, target: { path: p.path } } }).trim();
+}
+
+/**
+ * Element paths that libvirt adds to a definition on its own and the comparison ignores
+ * when DebVisor did not render them (uuid, MAC, NAT port range, an auto-named bridge;
+ * a pool's sizes, source and permissions).
+ */
+export function networkIgnoredPaths(n: LibvirtNetwork): string[] {
+  const paths = ["uuid", "mac", "forward/nat"];
+  if (n.mode !== "bridge" && n.bridge === undefined) paths.push("bridge");
+  return paths;
+}
+export const POOL_IGNORED_PATHS = ["uuid", "capacity", "allocation", "available", "source", "target/permissions"];
+
+/**
+ * Compares a rendered definition (env DV_WANT) with libvirt's (env DV_LIVE), python3 (on
+ * every Debian host): exit 0 when they agree. Every element, attribute and text rendered
+ * must be in the live one; every live element must have a rendered counterpart unless its
+ * path is in DV_IGNORE (space-separated). Attributes libvirt adds (stp, delay) are allowed,
+ * so a definition is not rewritten just because libvirt filled in its defaults, while a
+ * removed DHCP range or IP block is still seen.
+ */
+export const XML_MATCH = `import os, sys
+import xml.etree.ElementTree as ET
+ignore = set(os.environ.get("DV_IGNORE", "").split())
+def text(e):
+    return (e.text or "").strip()
+def covers(want, live, path):
+    if want.tag != live.tag or text(want) != text(live):
+        return False
+    if any(live.get(k) != v for k, v in want.attrib.items()):
+        return False
+    used = set()
+    for w in want:
+        hit = next((i for i, l in enumerate(live) if i not in used and covers(w, l, path + w.tag + "/")), None)
+        if hit is None:
+            return False
+        used.add(hit)
+    return all(i in used or (path + l.tag) in ignore for i, l in enumerate(live))
+try:
+    want = ET.fromstring(os.environ["DV_WANT"])
+    live = ET.fromstring(os.environ["DV_LIVE"])
+except (KeyError, ET.ParseError):
+    sys.exit(1)
+sys.exit(0 if covers(want, live, "") else 1)
+`;
