@@ -31,16 +31,35 @@ dv_installed() {
   [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]
 }
 
+# Finishes a dpkg run that was interrupted. dpkg has no lock timeout of its own: while
+# another package manager (unattended-upgrades, apt in another step) holds the lock,
+# wait for it (that one may well finish the run itself).
+dv_dpkg_configure() {
+  local try out
+  for try in $(seq 1 120); do
+    [ -n "$(ls -A "${DV_DPKG_UPDATES:-/var/lib/dpkg/updates}" 2>/dev/null)" ] || return 0
+    dv_log "finishing an interrupted dpkg run"
+    if out=$(dpkg --force-confdef --force-confold --configure -a 2>&1); then
+      printf '%s\n' "$out" >&2
+      return 0
+    fi
+    printf '%s\n' "$out" >&2
+    case $out in
+      *"locked by another process"*) dv_log "dpkg is locked by another process (try $try), retrying" ;;
+      *) dv_die "dpkg --configure -a failed" ;;
+    esac
+    sleep "${DV_DPKG_RETRY_SECONDS:-5}"
+  done
+  dv_die "dpkg stayed locked for 120 tries"
+}
+
 # Installs only the packages that are missing; finishes a dpkg run that an earlier,
 # interrupted step (or unattended-upgrades) left half-done.
 dv_install() {
   local missing=() p
   for p in "$@"; do dv_installed "$p" || missing+=("$p"); done
   [ ${#missing[@]} -eq 0 ] && return 0
-  if [ -n "$(ls -A /var/lib/dpkg/updates 2>/dev/null)" ]; then
-    dv_log "finishing an interrupted dpkg run"
-    dpkg --force-confdef --force-confold --configure -a >&2
-  fi
+  dv_dpkg_configure
   dv_log "installing ${missing[*]}"
   dv_apt_get install --no-install-recommends "${missing[@]}" >&2
   dv_changed "installed ${missing[*]}"

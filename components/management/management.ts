@@ -62,7 +62,8 @@ export class NodeManagement extends pulumi.ComponentResource {
     super("debvisor:management:NodeManagement", name, {}, opts);
     const host = args.host;
     let last: pulumi.Resource | undefined;
-    const after = () => (last ? { dependsOn: [last] } : {});
+    // Children do not inherit the layer's dependsOn: the first step takes it.
+    const after = () => (last ? { dependsOn: [last] } : { dependsOn: opts?.dependsOn });
 
     if (args.firstBoot) {
       const fb = new RemoteStep(`${name}-firstboot`, {

@@ -241,6 +241,7 @@ if [ -f "$S/rolled-back" ] && grep -q "^generation=$gen " "$S/rolled-back"; then
   why=$(cat "$S/rolled-back")
   case "$why" in
     *reason=timeout*) why="the host did not answer a new SSH connection within ${secs} s after it was applied, so the previous config was restored automatically ($why)" ;;
+    *reason=reboot*) why="the host rebooted before the change was confirmed and booted the previous config ($why)" ;;
     *) why="the previous config was restored ($why)" ;;
   esac
   dv_die "the new network config was rolled back: $why; change the network settings (or remove $S/rolled-back) to try again"

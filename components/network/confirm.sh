@@ -14,9 +14,10 @@ state=$(cat "$S/state" 2>/dev/null || true)
 case "$state" in
   "rolledback $gen")
     why=$(cat "$S/rolled-back" 2>/dev/null || true)
-    if [[ $why == *reason=ifup-failed* ]]; then
-      dv_die "the new network config was rolled back: ifup failed on the host ($why); the previous config is in place"
-    fi
+    case "$why" in
+      *reason=ifup-failed*) dv_die "the new network config was rolled back: ifup failed on the host ($why); the previous config is in place" ;;
+      *reason=reboot*) dv_die "the new network config was rolled back: the host rebooted before the change was confirmed, and booted the previous config ($why); change the network settings (or remove $S/rolled-back) to try again" ;;
+    esac
     dv_die "the new network config was rolled back: the host did not answer a new SSH connection within ${secs} s after it was applied, so the previous config was restored automatically ($why); change the network settings (or remove $S/rolled-back) to try again"
     ;;
   "switched $gen")

@@ -315,7 +315,7 @@ export class HostNetwork extends pulumi.ComponentResource {
     const apply = new RemoteStep(`${name}-apply`, {
       host, script: "network/apply.sh", params,
       timeoutSeconds: rollbackSeconds + 900,
-    }, { parent: this, ...(opts?.dependsOn !== undefined ? { dependsOn: opts.dependsOn } : {}) });
+    }, { parent: this, dependsOn: opts?.dependsOn }); // children do not inherit the layer's dependsOn
     const confirm = new RemoteStep(`${name}-confirm`, {
       host: confirmHost(host, rollbackSeconds), script: "network/confirm.sh", params: confirmParams(params),
       timeoutSeconds: rollbackSeconds + 300,

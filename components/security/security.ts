@@ -160,7 +160,8 @@ export class HostSecurity extends pulumi.ComponentResource {
         DV_HOLD: held.join(" "),
         DV_HOOK: HOLD_HELPER,
       },
-    }, { parent: this });
+      // Children do not inherit the layer's dependsOn: the first step takes it.
+    }, { parent: this, dependsOn: opts?.dependsOn });
 
     const fail2ban = new RemoteStep(`${name}-fail2ban`, {
       host, script: "security/fail2ban.sh",

@@ -15,7 +15,9 @@ export interface LibvirtNetwork {
   mode: LibvirtNetworkMode;
   /**
    * `bridge` mode: the existing host bridge VMs attach to. `nat`/`isolated`: the name of the
-   * bridge libvirt creates. @default "br0" in bridge mode; chosen by libvirt (virbrN) otherwise
+   * bridge libvirt creates: keep it `virbr*`, the interfaces the security layer trusts by
+   * default (else the firewall drops the guests' DHCP and DNS to the host).
+   * @default "br0" in bridge mode; chosen by libvirt (virbrN) otherwise
    */
   bridge?: string;
   /** `nat`/`isolated`: the IPv4 subnet (CIDR, /8 to /30); the host takes its first address. Required there, not allowed in bridge mode. */

@@ -69,5 +69,25 @@ install -d "$root/etc/systemd/system/sysinit.target.wants"
 ln -sf /etc/systemd/system/debvisor-lab-disks.service \
   "$root/etc/systemd/system/sysinit.target.wants/debvisor-lab-disks.service"
 
+# /proc/sys is read-only under systemd-nspawn; a host's network sysctls belong to its
+# own network namespace, so make /proc/sys/net writable as on a real host (libvirt's
+# NAT and isolated networks, ip_forward for Docker and Kubernetes need it).
+cat >"$root/etc/systemd/system/debvisor-lab-sysctl-net.service" <<'EOF'
+[Unit]
+Description=DebVisor lab: writable /proc/sys/net (the host's own network namespace)
+DefaultDependencies=no
+Before=sysinit.target systemd-sysctl.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sh -c 'mountpoint -q /proc/sys/net || { mount --bind /proc/sys/net /proc/sys/net && mount -o remount,bind,rw /proc/sys/net; }'
+
+[Install]
+WantedBy=sysinit.target
+EOF
+ln -sf /etc/systemd/system/debvisor-lab-sysctl-net.service \
+  "$root/etc/systemd/system/sysinit.target.wants/debvisor-lab-sysctl-net.service"
+
 printf 'LANG=C.UTF-8\n' >"$root/etc/default/locale"
 printf 'DebVisor lab host (Debian %s)\n' "$release" >"$root/etc/motd"

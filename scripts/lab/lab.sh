@@ -353,7 +353,7 @@ cmd_reset() {
   require_root
   take_lock
   need_up
-  local h i idx=() late=()
+  local h i t idx=() late=()
   for h in "$@"; do idx+=("$(host_index "$h")"); done
   FLEET_CGROUPS=$(discover_cgroups)
   ensure_base "$FLEET_RELEASE"
@@ -364,7 +364,13 @@ cmd_reset() {
     rm -rf "$(host_dir "$i")/upper" "$(host_dir "$i")/work" "$(host_dir "$i")/base-id"
     # A fresh network namespace too: bridges, VLANs and addresses a test made
     # outlive the container in the old one.
+    ip link del "$(host_veth "$i")" 2>/dev/null || true
     ip netns del "$(host_netns "$i")"
+    # the kernel frees the old veth pair asynchronously: wait before making a new one
+    for ((t = 0; t < 50; t++)); do
+      ip link show "$(host_veth "$i")" >/dev/null 2>&1 || break
+      sleep 0.1
+    done
     host_prepare "$i"
     host_net_up "$i"
   done

@@ -83,15 +83,6 @@ function httpsGet(url: string): Promise<{ status: number; body: string }> {
   });
 }
 
-/**
- * Lab quirk: a host's /proc/sys is read-only under systemd-nspawn, so libvirt cannot set the
- * bridge sysctls a nat/isolated network needs ("cannot write to
- * /proc/sys/net/ipv6/conf/virbr1/disable_ipv6"). Each host has a network namespace of its
- * own: making /proc/sys/net writable there touches no other host.
- */
-const writableNetSysctls = (h: string) =>
-  ok(lab.sh(h, "mountpoint -q /proc/sys/net || { mount --bind /proc/sys/net /proc/sys/net && mount -o remount,bind,rw /proc/sys/net; }"), `writable /proc/sys/net on ${h}`);
-
 describe.sequential("virtualization layer against the lab (bookworm)", () => {
   beforeAll(async () => {
     await ok(run("bash", ["scripts/setup.sh"]), "npm run setup");
@@ -106,7 +97,6 @@ describe.sequential("virtualization layer against the lab (bookworm)", () => {
       await new Promise((r) => setTimeout(r, 10_000));
       await ok(lab.cmd("reset", ...HOSTS), `lab reset ${HOSTS.join(" ")} (again)`);
     }
-    for (const h of HOSTS) await writableNetSysctls(h);
     // `stack rm` deletes the stack's config file; `stack init` writes its salt into a new one.
     await pulumi.run("stack", "rm", "--yes", "--force");
     await ok(pulumi.run("stack", "init"), `pulumi stack init ${STACK}`);

@@ -12,6 +12,8 @@ export interface Registration {
   raw: Record<string, unknown>;
   /** Inputs with secrets unwrapped. */
   inputs: Record<string, any>;
+  /** Names of the resources it depends on (dependsOn and inputs' resources), as sent to the engine. */
+  dependsOn: string[];
 }
 
 const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
@@ -24,7 +26,7 @@ const SIG_KEY = "4dabf18193072939515e22adb298388d";
  */
 export async function installMocks(options: { preview?: boolean; stack?: string } = {}) {
   const registrations: Registration[] = [];
-  const pending = new Map<string, { type: string; name: string; parent: string; custom: boolean; raw: Record<string, unknown> }>();
+  const pending = new Map<string, Omit<Registration, "urn" | "inputs">>();
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
@@ -51,6 +53,7 @@ export async function installMocks(options: { preview?: boolean; stack?: string 
     pending.set(`${req.getType()}::${req.getName()}`, {
       type: req.getType(), name: req.getName(), parent: req.getParent(), custom: req.getCustom(),
       raw: req.getObject().toJavaScript(),
+      dependsOn: (req.getDependenciesList() as string[]).map((u) => u.split("::").pop()!),
     });
     return register(req, cb);
   };

@@ -25,12 +25,16 @@ describe("components under mocks", () => {
     regs = [...(await mocks.settle())];
   });
 
-  it("registers the cluster, its nodes, their base layers and four steps each (plus the security and management layers)", () => {
+  it("registers the cluster, its nodes, their base layers and four steps each (plus the security, management, network and virtualization layers)", () => {
     const byType = (t: string) => regs.filter((r) => r.type === t).map((r) => r.name).sort();
     expect(byType("debvisor:index:DebVisorCluster")).toEqual(["lab"]);
     expect(byType("debvisor:index:DebVisorNode")).toEqual(["lab-n1", "lab-n2"]);
     expect(byType("debvisor:base:DebianBase")).toEqual(["lab-n1-base", "lab-n2-base"]);
-    const layers = (n: string) => [`lab-${n}-management-ceph-health`, `lab-${n}-management-zfs-scrub`, `lab-${n}-security-fail2ban`, `lab-${n}-security-firewall`, `lab-${n}-security-sshd`, `lab-${n}-security-upgrades`];
+    const layers = (n: string) => [
+      `lab-${n}-management-ceph-health`, `lab-${n}-management-zfs-scrub`, `lab-${n}-network-apply`, `lab-${n}-network-confirm`,
+      `lab-${n}-security-fail2ban`, `lab-${n}-security-firewall`, `lab-${n}-security-sshd`, `lab-${n}-security-upgrades`,
+      `lab-${n}-virtualization-check`, `lab-${n}-virtualization-cockpit`, `lab-${n}-virtualization-libvirtd`, `lab-${n}-virtualization-packages`,
+    ];
     expect(byType("command:remote:Command")).toEqual([
       "lab-n1-base-apt", "lab-n1-base-facts", "lab-n1-base-locale", "lab-n1-base-packages", ...layers("n1"),
       "lab-n2-base-apt", "lab-n2-base-facts", "lab-n2-base-locale", "lab-n2-base-packages", ...layers("n2"), "plain-secret-step", "secret-step",
@@ -72,6 +76,14 @@ describe("components under mocks", () => {
     expect(n1.inputs.addPreviousOutputInEnv).toBe(false);
     expect(n1.inputs.environment).toBeUndefined();
     expect(n2.inputs.stdin).toContain("Suites: trixie trixie-updates");
+  });
+
+  it("starts each layer's first step only after the layer before it (children do not inherit a component's dependsOn)", () => {
+    const deps = (n: string) => regs.find((r) => r.name === n)!.dependsOn;
+    expect(deps("lab-n1-security-upgrades")).toEqual(["lab-n1-base-facts"]);
+    expect(deps("lab-n1-network-apply")).toEqual(["lab-n1-security-sshd"]);
+    expect(deps("lab-n1-virtualization-check")).toEqual(["lab-n1-network-confirm"]);
+    expect(deps("lab-n1-management-ceph-health")).toEqual(["lab-n1-virtualization-cockpit"]);
   });
 
   it("orders the base steps apt -> packages -> locale -> facts", () => {

@@ -46,11 +46,13 @@ describe("layers a node gets from its profile, under mocks", () => {
   const security = ["security-fail2ban", "security-firewall", "security-sshd", "security-upgrades"];
   const base = ["base-apt", "base-facts", "base-locale", "base-packages"];
   const timers = ["management-ceph-health", "management-zfs-scrub"];
+  const network = ["network-apply", "network-confirm"];
+  const virtualization = ["virtualization-check", "virtualization-cockpit", "virtualization-libvirtd", "virtualization-packages"];
 
   it("hyperconverged and storage get the health and scrub timers; compute and minimal do not", () => {
-    expect(names("hc")).toEqual([...base, ...timers, ...security]);
-    expect(names("st")).toEqual([...base, ...timers, ...security]);
-    expect(names("cp")).toEqual([...base, ...security]);
+    expect(names("hc")).toEqual([...base, ...timers, ...network, ...security, ...virtualization]);
+    expect(names("st")).toEqual([...base, ...timers, ...network, ...security]);
+    expect(names("cp")).toEqual([...base, ...network, ...security, ...virtualization]);
     expect(names("mi")).toEqual([...base, "management-firstboot", ...security]);
   });
   it("parents the layers to the node", () => {

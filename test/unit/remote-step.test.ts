@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { STEP_RECORDS, parseFacts, renderCommand, renderParams, renderPayload, stepTrigger } from "../../components/host/index.js";
@@ -90,6 +90,26 @@ describe("RemoteStep rendering", () => {
     expect(() => execFileSync("bash", ["-c", cmd("apply").replace("t1", "t2")], { input: bad, stdio: "pipe" })).toThrow();
     execFileSync("bash", ["-c", cmd("delete")], { input: good });
     expect(readFileSync(join(dir, "ran"), "utf8")).toBe("apply\ndelete\n");
+  });
+
+  it("an interrupted dpkg run is finished once the lock is free; other dpkg failures stop the step", () => {
+    const dir = mkdtempSync(join(tmpdir(), "debvisor-dpkg-"));
+    mkdirSync(join(dir, "bin"));
+    mkdirSync(join(dir, "updates"));
+    writeFileSync(join(dir, "updates", "0001"), "");
+    // A fake dpkg: locked for the first two calls, then finishes the run (or always fails).
+    const fake = (failure: string) =>
+      writeFileSync(join(dir, "bin", "dpkg"), `#!/bin/bash\nn=$(cat ${dir}/calls 2>/dev/null || echo 0); echo $((n+1)) >${dir}/calls\n` +
+        `if [ "$n" -lt 2 ]; then echo "${failure}" >&2; exit 2; fi\nrm -f ${dir}/updates/*\n`, { mode: 0o755 });
+    const script = `${readFileSync("components/host/lib.sh", "utf8")}\nPATH=${dir}/bin:$PATH\nDV_DPKG_UPDATES=${dir}/updates DV_DPKG_RETRY_SECONDS=0 dv_dpkg_configure\necho done\n`;
+    fake("dpkg: error: dpkg frontend lock was locked by another process with pid 42");
+    expect(execFileSync("bash", ["-c", `set -euo pipefail\n${script}`], { encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] }).trim()).toBe("done");
+    expect(readFileSync(join(dir, "calls"), "utf8").trim()).toBe("3");
+    rmSync(join(dir, "calls"));
+    writeFileSync(join(dir, "updates", "0001"), "");
+    fake("dpkg: error processing package foo (--configure)");
+    expect(() => execFileSync("bash", ["-c", `set -euo pipefail\n${script}`], { stdio: "pipe" })).toThrow(/dpkg --configure -a failed/);
+    expect(readFileSync(join(dir, "calls"), "utf8").trim()).toBe("1");
   });
 
   it("a failing script fails the step", () => {

@@ -78,8 +78,9 @@ describe("stack config", () => {
     expect(args.nodes[0].host.hostKey).toBe(HOST_KEY);
     deployStack(cfg, { readFile: fakeFiles });
     const regs = await mocks.settle();
-    // Per node: 4 base steps, 4 security steps, 2 management timers (hyperconverged has storage).
-    expect(regs.filter((r) => r.type === "command:remote:Command")).toHaveLength(30);
+    // Per node: 4 base steps, 4 security steps, 2 network steps (apply, confirm), 4 virtualization
+    // steps (check, packages, libvirtd, cockpit), 2 management timers (hyperconverged has storage).
+    expect(regs.filter((r) => r.type === "command:remote:Command")).toHaveLength(48);
   });
 
   it("takes the private key from the secret debvisor:sshPrivateKey when no file is named", async () => {

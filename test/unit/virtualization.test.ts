@@ -4,17 +4,8 @@ import { installMocks, parentName, type Registration } from "../support/mocks.js
 import { CANARY_KEY, HOST_KEY } from "../support/fixtures.js";
 
 const mocks = await installMocks();
-// Record each registration's dependencies (the mocks keep no dependsOn).
-const deps = new Map<string, string[]>();
-{
-  const pulumiRuntime = (await import("@pulumi/pulumi")).runtime as any;
-  const monitor = pulumiRuntime.getMonitor();
-  const register = monitor.registerResource.bind(monitor);
-  monitor.registerResource = (req: any, cb: any) => {
-    deps.set(req.getName(), (req.getDependenciesList() as string[]).map((u) => u.split("::").pop()!));
-    return register(req, cb);
-  };
-}
+// Names each resource depends on, as sent to the engine.
+const deps = { get: (name: string) => mocks.registrations.find((r) => r.name === name)?.dependsOn };
 const pulumi = await import("@pulumi/pulumi");
 const virt = await import("../../components/virtualization/index.js");
 const { DebVisorNode, resolveHost } = await import("../../components/index.js");
