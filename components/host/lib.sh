@@ -82,6 +82,19 @@ dv_write_file() {
   return 0
 }
 
+# dv_enable_now UNIT: the unit enabled and active. Returns 0 when it had to start it,
+# 1 when it was already running (the caller may want to restart it instead). Callers
+# test its status, which turns `set -e` off inside: every failure exits explicitly.
+dv_enable_now() {
+  if ! systemctl is-enabled --quiet "$1" 2>/dev/null; then
+    systemctl enable "$1" >&2 2>&1 || dv_die "cannot enable $1"
+    dv_changed "enabled $1"
+  fi
+  systemctl is-active --quiet "$1" && return 1
+  systemctl start "$1" || dv_die "cannot start $1"
+  dv_changed "started $1"
+}
+
 # dv_remove_file PATH: removes a file DebVisor manages, reporting the change.
 dv_remove_file() {
   [ -e "$1" ] || return 1

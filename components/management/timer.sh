@@ -15,12 +15,5 @@ if [ "$reload" = 1 ]; then
   # A running timer picks up a new schedule only when restarted.
   if systemctl is-active --quiet "$DV_NAME.timer"; then systemctl restart "$DV_NAME.timer"; fi
 fi
-if ! systemctl is-enabled --quiet "$DV_NAME.timer" 2>/dev/null; then
-  systemctl enable "$DV_NAME.timer" >&2 2>&1
-  dv_changed "enabled $DV_NAME.timer"
-fi
-if ! systemctl is-active --quiet "$DV_NAME.timer"; then
-  systemctl start "$DV_NAME.timer"
-  dv_changed "started $DV_NAME.timer"
-fi
+dv_enable_now "$DV_NAME.timer" || true
 dv_fact "timer.$DV_NAME" "$(systemctl show -P NextElapseUSecRealtime "$DV_NAME.timer" 2>/dev/null || true)"

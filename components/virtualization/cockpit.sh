@@ -5,14 +5,7 @@ if dv_write_file /etc/cockpit/cockpit.conf 644 "$DV_CONF"; then
   # cockpit-ws reads the file when it starts; a running one is restarted (sessions end).
   systemctl try-restart cockpit.service
 fi
-if ! systemctl is-enabled --quiet "$unit"; then
-  systemctl enable "$unit" >&2
-  dv_changed "enabled $unit"
-fi
-if ! systemctl is-active --quiet "$unit"; then
-  systemctl start "$unit"
-  dv_changed "started $unit"
-fi
+dv_enable_now "$unit" || true
 answered=false
 for _ in $(seq 1 30); do
   if timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$DV_PORT" 2>/dev/null; then

@@ -8,14 +8,7 @@ if dv_write_file /etc/systemd/system/libvirtd.service.d/debvisor.conf 644 "$DV_D
   systemctl daemon-reload
   restart=true
 fi
-if ! systemctl is-enabled --quiet "$unit"; then
-  systemctl enable "$unit" >&2
-  dv_changed "enabled $unit"
-fi
-if ! systemctl is-active --quiet "$unit"; then
-  systemctl start "$unit"
-  dv_changed "started $unit"
-elif [ "$restart" = true ]; then
+if ! dv_enable_now "$unit" && [ "$restart" = true ]; then
   # Running VMs are not affected by a restart of libvirtd.
   systemctl restart "$unit"
   dv_changed "restarted $unit"

@@ -4,6 +4,7 @@
 //  2. DebVisor's first converge of the dev stack on three fresh hosts (`pulumi up`);
 //  3. a no-op `pulumi up`, and how many remote steps it started (journal count).
 import { BASE_PACKAGES } from "../../components/base/index.js";
+import { virtualizationPackages } from "../../components/virtualization/index.js";
 import { lab, ok } from "../support/run.js";
 import { pulumi } from "../support/pulumi.js";
 
@@ -15,9 +16,10 @@ const seconds = async <T>(f: () => Promise<T>): Promise<[number, T]> => {
   const r = await f();
   return [Number(process.hrtime.bigint() - t) / 1e9, r];
 };
-// What the dev stack's layers install (base + security with nftables): the same set for
-// the raw run. Checked on the hosts after the converge, so a drift fails the bench.
-const PACKAGES = [...BASE_PACKAGES, "fail2ban", "python3-systemd", "nftables", "unattended-upgrades"];
+// What the dev stack's layers install (base, security with nftables, network with br0,
+// virtualization with Cockpit): the same set for the raw run. Checked on the hosts after
+// the converge, so a drift fails the bench.
+const PACKAGES = [...BASE_PACKAGES, "fail2ban", "python3-systemd", "nftables", "unattended-upgrades", "bridge-utils", ...virtualizationPackages(true)];
 const rawInstall = () => Promise.all(HOSTS.map((h) => ok(lab.sh(h, `apt-get -q update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get -q -y install --no-install-recommends ${PACKAGES.join(" ")} >/dev/null`), `apt-get install on ${h}`)));
 
 log("warming the apt cache");
