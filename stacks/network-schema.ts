@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { refineWith } from "./refine.js";
 import { isIP } from "node:net";
 import { BOND_MODES, IFACE_NAME, LACP_RATES, XMIT_HASH_POLICIES, isAddressWithPrefix } from "../components/network/interfaces.js";
 import { validateNetworkSettings, type NetworkSettings } from "../components/network/network.js";
@@ -57,15 +58,4 @@ export const networkSchema = z
     bonds: z.array(bondSchema).optional(),
     rollbackSeconds: z.number().int().min(10).max(3600).optional(),
   })
-  .superRefine((s, ctx) => {
-    try {
-      validateNetworkSettings(s as NetworkSettings, "network");
-    } catch (e) {
-      // "network.<path>: message, got value" -> path relative to this object.
-      // The loader adds ", got <value>" itself.
-      const text = (e as Error).message;
-      const m = /^network\.([^:]+): (.*)$/s.exec(text.slice(0, text.lastIndexOf(", got ") >= 0 ? text.lastIndexOf(", got ") : undefined));
-      const path = m ? m[1].split(/[.[\]]+/).filter((p) => p !== "").map((p) => (/^\d+$/.test(p) ? Number(p) : p)) : [];
-      ctx.addIssue({ code: "custom", path, message: m ? m[2] : text });
-    }
-  });
+  .superRefine(refineWith("network", (s: NetworkSettings, f) => validateNetworkSettings(s, f)));

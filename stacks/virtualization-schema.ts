@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { refineWith } from "./refine.js";
 import {
   INTERFACE_NAME, LIBVIRT_OBJECT_NAME, NETWORK_MODES, POOL_PATH, POOL_TYPES, parseIpv4, parseSubnet, validateVirtualizationSettings,
 } from "../components/virtualization/index.js";
@@ -40,20 +41,9 @@ export const virtualizationSchema = z
     // network is a rule of validateVmSettings, not of the type).
     vms: (z.array(vmSchema) as unknown as z.ZodType<VmSettings[]>).optional(),
   })
-  .superRefine((v, ctx) => {
-    // Rules across fields (subnet/DHCP, duplicates, overlaps, VM references): the
-    // component's validator, its message reported at the field it names.
-    try {
-      validateVirtualizationSettings(v as Parameters<typeof validateVirtualizationSettings>[0], "virtualization");
-    } catch (e) {
-      // "virtualization.<path>: message, got value" -> path relative to this object (the loader adds the value).
-      const text = (e as Error).message;
-      const cut = text.lastIndexOf(", got ");
-      const m = /^virtualization\.([^:]+): (.*)$/s.exec(cut >= 0 ? text.slice(0, cut) : text);
-      const field = m ? m[1] : "";
-      // A VM's own fields are vmSchema's to report (once); only the references are ours.
-      if (/^vms\[\d+\]\./.test(field) && !/^vms\[\d+\]\.(name|nics\[\d+\]\.network|disks\[\d+\]\.pool)$/.test(field)) return;
-      const path = field.split(/[.[\]]+/).filter((p) => p !== "").map((p) => (/^\d+$/.test(p) ? Number(p) : p));
-      ctx.addIssue({ code: "custom", path, message: m ? m[2] : text });
-    }
-  });
+  .superRefine(refineWith(
+    "virtualization",
+    (v: Parameters<typeof validateVirtualizationSettings>[0], f) => validateVirtualizationSettings(v, f),
+    // A VM's own fields are vmSchema's to report (once); only the references are ours.
+    (field) => !/^vms\[\d+\]\./.test(field) || /^vms\[\d+\]\.(name|nics\[\d+\]\.network|disks\[\d+\]\.pool)$/.test(field),
+  ));

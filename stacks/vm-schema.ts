@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { refineWith } from "./refine.js";
 import {
   BRIDGE_NAME, DISK_FORMATS, DISK_NAME, FIRMWARES, HOSTNAME, IMAGE_PATH, LIBVIRT_NAME, MAC, VM_NAME, validateVmSettings, type VmSettings,
 } from "../components/virtualization/vm.js";
@@ -48,15 +49,4 @@ export const vmSchema = z
     shutdownTimeoutSeconds: int(0, 3600).optional(),
     deleteDisksOnDestroy: z.boolean().optional(),
   })
-  .superRefine((vm, ctx) => {
-    try {
-      validateVmSettings(vm as VmSettings, "vm");
-    } catch (e) {
-      // "vm.<path>: message, got value" -> path relative to this object (the loader adds the value).
-      const text = (e as Error).message;
-      const cut = text.lastIndexOf(", got ");
-      const m = /^vm\.?([^:]*): (.*)$/s.exec(cut >= 0 ? text.slice(0, cut) : text);
-      const path = m ? m[1].split(/[.[\]]+/).filter((p) => p !== "").map((p) => (/^\d+$/.test(p) ? Number(p) : p)) : [];
-      ctx.addIssue({ code: "custom", path, message: m ? m[2] : text });
-    }
-  });
+  .superRefine(refineWith("vm", (vm: VmSettings, f) => validateVmSettings(vm, f)));
