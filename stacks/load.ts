@@ -5,6 +5,8 @@ import type { z } from "zod";
 import { isPublicKey } from "../components/host/index.js";
 import type { DebVisorClusterArgs, DebVisorClusterNodeArgs } from "../components/cluster.js";
 import { stackConfigSchema, type StackConfig } from "./schema.js";
+import { validateNetworkSettings, type NetworkSettings } from "../components/network/index.js";
+import { validateVirtualizationSettings, type VirtualizationSettings } from "../components/virtualization/index.js";
 
 /** All that is wrong with a stack config, one line per problem, each naming the field. */
 export class StackConfigError extends Error {
@@ -80,13 +82,21 @@ export function loadStackConfig(raw: unknown, options: LoadOptions = {}): DebVis
     const security = { ...cfg.defaults?.security, ...n.security };
     const management = { ...cfg.defaults?.management, ...n.management };
     const preseed = { ...cfg.defaults?.preseed, ...n.preseed };
-    const network = { ...cfg.defaults?.network, ...n.network };
-    const virtualization = { ...cfg.defaults?.virtualization, ...n.virtualization };
+    const network: NetworkSettings = { ...cfg.defaults?.network, ...n.network };
+    const virtualization: VirtualizationSettings = { ...cfg.defaults?.virtualization, ...n.virtualization };
     if (security.clusterNetworks === undefined) {
       if (someHostName) problems.push(`nodes[${i}].security.clusterNetworks: required when node addresses are host names (the firewall needs networks), got nothing`);
       security.clusterNetworks = nodeAddresses;
     }
     const f = `nodes[${i}]`;
+    // Rules that relate fields to each other, on the merged settings.
+    for (const check of [() => validateNetworkSettings(network, `${f}.network`), () => validateVirtualizationSettings(virtualization, `${f}.virtualization`)]) {
+      try {
+        check();
+      } catch (e) {
+        problems.push((e as Error).message);
+      }
+    }
     let hostKey = n.hostKey;
     if (n.hostKeyFile !== undefined) {
       const text = readField(`${f}.hostKeyFile`, n.hostKeyFile)?.trim();

@@ -1,8 +1,6 @@
 import { z } from "zod";
-import { refineWith } from "./refine.js";
 import { isIP } from "node:net";
 import { BOND_MODES, IFACE_NAME, LACP_RATES, XMIT_HASH_POLICIES, isAddressWithPrefix } from "../components/network/interfaces.js";
-import { validateNetworkSettings, type NetworkSettings } from "../components/network/network.js";
 
 const ifaceName = z.string().regex(IFACE_NAME, "not an interface name (letter first, then letters, digits, _ or -, at most 15)");
 const addressWithPrefix = z.string().refine(isAddressWithPrefix, "not an IP address with a prefix length like 10.0.0.5/24");
@@ -57,5 +55,6 @@ export const networkSchema = z
     vlans: z.array(vlanSchema).optional(),
     bonds: z.array(bondSchema).optional(),
     rollbackSeconds: z.number().int().min(10).max(3600).optional(),
-  })
-  .superRefine(refineWith("network", (s: NetworkSettings, f) => validateNetworkSettings(s, f)));
+  });
+// The rules that relate fields to each other (a VLAN on an undefined link, a slave used
+// twice, ...) are checked by the loader on the settings merged over `defaults.network`.

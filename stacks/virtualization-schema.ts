@@ -1,7 +1,6 @@
 import { z } from "zod";
-import { refineWith } from "./refine.js";
 import {
-  INTERFACE_NAME, LIBVIRT_OBJECT_NAME, NETWORK_MODES, POOL_PATH, POOL_TYPES, parseIpv4, parseSubnet, validateVirtualizationSettings,
+  INTERFACE_NAME, LIBVIRT_OBJECT_NAME, NETWORK_MODES, POOL_PATH, POOL_TYPES, parseIpv4, parseSubnet,
 } from "../components/virtualization/index.js";
 import { vmSchema } from "./vm-schema.js";
 import type { VmSettings } from "../components/virtualization/vm.js";
@@ -40,10 +39,8 @@ export const virtualizationSchema = z
     // vmSchema checks each VM; its inferred type is looser than VmSettings (one of bridge or
     // network is a rule of validateVmSettings, not of the type).
     vms: (z.array(vmSchema) as unknown as z.ZodType<VmSettings[]>).optional(),
-  })
-  .superRefine(refineWith(
-    "virtualization",
-    (v: Parameters<typeof validateVirtualizationSettings>[0], f) => validateVirtualizationSettings(v, f),
-    // A VM's own fields are vmSchema's to report (once); only the references are ours.
-    (field) => !/^vms\[\d+\]\./.test(field) || /^vms\[\d+\]\.(name|nics\[\d+\]\.network|disks\[\d+\]\.pool)$/.test(field),
-  ));
+  });
+// The rules across fields (subnet/DHCP, duplicates, a VM's networks and pools) are
+// checked by the loader on the settings merged over `defaults.virtualization`: a node's
+// VMs may use the networks and pools its defaults define.
+

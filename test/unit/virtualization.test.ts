@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
 import { installMocks, parentName, type Registration } from "../support/mocks.js";
-import { CANARY_KEY, HOST_KEY } from "../support/fixtures.js";
+import { CANARY_KEY, HOST_KEY, fakeFiles, validStackConfig } from "../support/fixtures.js";
 
 const mocks = await installMocks();
 // Names each resource depends on, as sent to the engine.
@@ -10,6 +10,7 @@ const pulumi = await import("@pulumi/pulumi");
 const virt = await import("../../components/virtualization/index.js");
 const { DebVisorNode, resolveHost } = await import("../../components/index.js");
 const { virtualizationSchema } = await import("../../stacks/virtualization-schema.js");
+const { loadStackConfig } = await import("../../stacks/index.js");
 
 const host = { address: "10.213.0.11", user: "debvisor", privateKey: pulumi.secret(CANARY_KEY), hostKey: HOST_KEY };
 const nets: import("../../components/virtualization/index.js").LibvirtNetwork[] = [
@@ -143,12 +144,24 @@ describe("validateVirtualizationSettings", () => {
     const r = virtualizationSchema.safeParse({ networks: [{ name: "x", mode: "foo" }] });
     expect(r.success).toBe(false);
     expect(r.error!.issues[0].path).toEqual(["networks", 0, "mode"]);
-    const d = virtualizationSchema.safeParse({ networks: [{ ...nets[1], dhcp: { start: "192.168.150.20", end: "192.168.150.10" } }] });
-    expect(d.success).toBe(false);
-    expect(d.error!.issues[0]).toMatchObject({ path: ["networks", 0, "dhcp"], message: expect.stringContaining("start must not come after end") });
     const u = virtualizationSchema.safeParse({ pools: [{ name: "p", type: "dir", path: "/srv/p", extra: 1 }] });
     expect(u.success).toBe(false);
     expect(virtualizationSchema.safeParse({ allowEmulation: true, nested: true, cockpit: true, networks: nets, pools }).success).toBe(true);
+  });
+  it("the stack loader checks the rules across fields on the settings merged over defaults", () => {
+    const withVirt = (defaults: unknown, node: unknown) => {
+      const c = validStackConfig();
+      c.defaults.virtualization = defaults;
+      c.nodes[0].virtualization = node;
+      return () => loadStackConfig(c, { readFile: fakeFiles });
+    };
+    // A node's VMs may use the networks and pools its defaults define...
+    const vm = { name: "vm1", disks: [{ name: "root", sizeGiB: 1, pool: "images" }], nics: [{ network: "lan" }] };
+    expect(withVirt({ networks: nets, pools }, { vms: [vm] })).not.toThrow();
+    // ...and a reference to one defined nowhere fails naming the node's field.
+    expect(withVirt({ pools }, { vms: [vm] })).toThrow(/nodes\[0\]\.virtualization\.vms\[0\]\.nics\[0\]\.network: not a network/);
+    expect(withVirt({}, { networks: [{ ...nets[1], dhcp: { start: "192.168.150.20", end: "192.168.150.10" } }] }))
+      .toThrow(/nodes\[0\]\.virtualization\.networks\[0\]\.dhcp: .*start must not come after end/);
   });
 });
 
