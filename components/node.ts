@@ -84,7 +84,7 @@ export class DebVisorNode extends pulumi.ComponentResource {
     }
     if (has("network")) {
       this.network = new HostNetwork(`${name}-network`, { ...args.network, host }, { parent: this, dependsOn: [ready] });
-      ready = this.network.ready;
+      ready = this.network.ready ?? ready; // `bridge: false` and nothing else: no step
     }
     if (has("virtualization")) {
       this.virtualization = new VirtualizationHost(`${name}-virtualization`, { ...args.virtualization, host }, { parent: this, dependsOn: [ready] });

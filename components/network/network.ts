@@ -293,8 +293,11 @@ export function leavesNetworkAlone(s: NetworkSettings): boolean {
  * the rollback, or fails saying that the change was rolled back.
  */
 export class HostNetwork extends pulumi.ComponentResource {
-  /** The confirm step (or this component when there is nothing to configure). */
-  readonly ready: pulumi.Resource;
+  /**
+   * The confirm step; undefined when there is nothing to configure (a resource depending
+   * on an empty component would not wait for the layers before it).
+   */
+  readonly ready?: pulumi.Resource;
   /** The rendered `/etc/network/interfaces.d/debvisor` template ("" with nothing to configure). */
   readonly interfaces: string;
 
@@ -305,7 +308,6 @@ export class HostNetwork extends pulumi.ComponentResource {
     const { host, ...settings } = args;
     if (leavesNetworkAlone(settings)) {
       this.interfaces = "";
-      this.ready = this;
       this.registerOutputs({});
       return;
     }

@@ -165,9 +165,15 @@ describe("HostNetwork under mocks", () => {
     new DebVisorNode("st", { host, profile: "storage", network: { rollbackSeconds: 90 } });
     new DebVisorNode("alone", { host: { ...host, address: "10.213.0.15" }, profile: "storage", network: { bridge: false } });
     new DebVisorNode("mini", { host: { ...host, address: "10.213.0.16" }, profile: "minimal" });
+    new DebVisorNode("cb", { host: { ...host, address: "10.213.0.17" }, profile: "compute", network: { bridge: false }, virtualization: { allowEmulation: true } });
     regs = [...(await mocks.settle())];
   });
   const reg = (n: string) => regs.find((r) => r.name === n)!;
+
+  it("with nothing to configure the next layer still waits for the one before (an empty component holds nothing back)", () => {
+    expect(regs.filter((r) => parentName(r) === "cb-network")).toEqual([]);
+    expect(reg("cb-virtualization-check").dependsOn).toEqual(["cb-security-sshd"]);
+  });
 
   it("registers apply then confirm, parented to the layer, after the security layer", () => {
     expect(regs.filter((r) => parentName(r) === "st-network").map((r) => r.name).sort()).toEqual(["st-network-apply", "st-network-confirm"]);
