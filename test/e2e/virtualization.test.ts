@@ -87,10 +87,8 @@ describe.sequential("virtualization layer against the lab (bookworm)", () => {
   beforeAll(async () => {
     await ok(run("bash", ["scripts/setup.sh"]), "npm run setup");
     await ok(run("npm", ["run", "--silent", "build"]), "npm run build");
-    // libvirt's bridges from an earlier run make the old network namespace linger: the lab's
-    // reset can then find the host's veth still there ("RTNETLINK answers: File exists").
-    // Remove them first, and retry the reset once.
-    for (const h of HOSTS) await lab.sh(h, "for b in $(ip -o link show type bridge | awk -F': ' '{print $2}'); do ip link del \"$b\"; done; true");
+    // The reset is retried once: it once failed with "RTNETLINK answers: File exists"
+    // (the old veth outliving its namespace; the lab now waits for it).
     try {
       await lab.freshHosts(5, "bookworm", ...HOSTS);
     } catch {

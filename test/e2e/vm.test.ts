@@ -48,12 +48,12 @@ async function applyTwice(params: Record<string, string>) {
   return changes(first.stdout);
 }
 
-/** Fresh n3: no VM running, no bridge left (see below), reset (retried once). */
+/** Fresh n3: no VM running, then reset (retried once). */
 async function freshHost() {
-  // A bridge left in the host's network namespace (brvm below, libvirt's own) makes the
-  // old namespace linger, and the lab's reset then finds the host's veth still there
-  // ("RTNETLINK answers: File exists"): remove VMs and bridges first, and retry once.
-  await lab.sh(HOST, "for d in $(virsh -q list --name 2>/dev/null); do virsh -q destroy \"$d\"; done; for b in $(ip -o link show type bridge | awk -F': ' '{print $2}'); do ip link del \"$b\"; done; true");
+  // Never delete the host's bridges here: on a host whose br0 carries its address (a
+  // dev-stack lab) that cuts this very SSH session off. The reset is retried once: it once
+  // failed with "RTNETLINK answers: File exists" (the lab now waits for the old veth).
+  await lab.sh(HOST, "for d in $(virsh -q list --name 2>/dev/null); do virsh -q destroy \"$d\"; done; true");
   try {
     await lab.freshHosts(5, "bookworm", HOST);
   } catch {
