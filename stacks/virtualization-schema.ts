@@ -6,9 +6,9 @@ import { vmSchema } from "./vm-schema.js";
 import type { VmSettings } from "../components/virtualization/vm.js";
 
 /**
- * `virtualization`: KVM/QEMU, libvirt networks, pools and VMs, Cockpit. The same rules as
- * validateVirtualizationSettings (which the node runs again on the merged settings, so a
- * rule spanning `defaults` and a node is still checked before any host is touched).
+ * `virtualization`: KVM/QEMU, libvirt networks, pools and VMs, Cockpit: the fields one by
+ * one. The rules across fields are validateVirtualizationSettings', which the loader runs
+ * on each node's settings merged over `defaults` (see below).
  */
 const libvirtName = z.string().regex(LIBVIRT_OBJECT_NAME, "must be 1-50 letters, digits, _ . - (starting with a letter or digit)");
 const ipv4 = z.string().refine((v) => parseIpv4(v) !== undefined, "not an IPv4 address");
