@@ -1,5 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import { DebVisorNode, validateDebVisorNodeArgs, type DebVisorNodeArgs } from "./node.js";
+import { ConfigError } from "./config/problems.js";
+import { NODE_NAME } from "./config/formats.js";
+import { DebVisorNode, markNodeArgsValidated, nodeArgsProblems, type DebVisorNodeArgs } from "./node.js";
 
 export interface DebVisorClusterNodeArgs extends DebVisorNodeArgs {
   /** Node name: lower-case letters, digits and '-'; also names the node's resources. */
@@ -11,22 +13,49 @@ export interface DebVisorClusterArgs {
   nodes: DebVisorClusterNodeArgs[];
 }
 
-const NODE_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-
-export function validateDebVisorClusterArgs(args: DebVisorClusterArgs, field = "cluster"): void {
-  if (!Array.isArray(args.nodes) || args.nodes.length === 0) throw new Error(`${field}.nodes: at least one node is required, got ${JSON.stringify(args.nodes)}`);
+/**
+ * Rules across nodes (the stack loader runs the same): unique names, unique SSH
+ * endpoints (address and port: two nodes behind one NAT address on different ports are fine).
+ */
+export function clusterProblems(nodes: readonly { name: string; address: string; port?: number }[], field: (i: number, key: "name" | "address") => string): string[] {
+  const problems: string[] = [];
   const names = new Map<string, number>();
-  const addresses = new Map<string, number>();
+  const endpoints = new Map<string, number>();
+  nodes.forEach((n, i) => {
+    if (names.has(n.name)) problems.push(`${field(i, "name")}: duplicate of nodes[${names.get(n.name)}].name, got ${JSON.stringify(n.name)}`);
+    else names.set(n.name, i);
+    const key = `${n.address}:${n.port ?? 22}`;
+    if (endpoints.has(key)) problems.push(`${field(i, "address")}: duplicate of nodes[${endpoints.get(key)}].address${n.port !== undefined && n.port !== 22 ? ` (same port ${n.port})` : ""}, got ${JSON.stringify(n.address)}`);
+    else endpoints.set(key, i);
+  });
+  return problems;
+}
+
+/** Every problem of a cluster's args. */
+export function clusterArgsProblems(args: DebVisorClusterArgs, field = "cluster"): string[] {
+  if (!Array.isArray(args.nodes) || args.nodes.length === 0) return [`${field}.nodes: at least one node is required, got ${JSON.stringify(args.nodes)}`];
+  const problems: string[] = [];
   args.nodes.forEach((n, i) => {
     const f = `${field}.nodes[${i}]`;
-    if (!NODE_NAME.test(n.name)) throw new Error(`${f}.name: must be lower-case letters, digits and '-', got ${JSON.stringify(n.name)}`);
-    if (names.has(n.name)) throw new Error(`${f}.name: duplicate of nodes[${names.get(n.name)}].name, got ${JSON.stringify(n.name)}`);
-    names.set(n.name, i);
-    validateDebVisorNodeArgs(n, f);
-    const key = `${n.host.address}:${n.host.port ?? 22}`;
-    if (addresses.has(key)) throw new Error(`${f}.host.address: duplicate of nodes[${addresses.get(key)}].host.address, got ${JSON.stringify(n.host.address)}`);
-    addresses.set(key, i);
+    if (typeof n.name !== "string" || !NODE_NAME.test(n.name)) problems.push(`${f}.name: must be lower-case letters, digits and '-', got ${JSON.stringify(n.name)}`);
+    const { name: _n, ...nodeArgs } = n;
+    problems.push(...nodeArgsProblems(nodeArgs, f));
   });
+  problems.push(...clusterProblems(args.nodes.map((n) => ({ name: n.name, address: n.host?.address, port: n.host?.port })), (i, k) => `${field}.nodes[${i}]${k === "name" ? ".name" : ".host.address"}`));
+  return problems;
+}
+
+/** Throws a ConfigError listing every problem of a cluster's args. */
+export function validateDebVisorClusterArgs(args: DebVisorClusterArgs, field = "cluster"): void {
+  const problems = clusterArgsProblems(args, field);
+  if (problems.length > 0) throw new ConfigError(problems);
+}
+
+/** Cluster args the stack loader has already validated (as a whole). */
+const validatedClusters = new WeakSet<DebVisorClusterArgs>();
+export function markClusterArgsValidated(args: DebVisorClusterArgs): DebVisorClusterArgs {
+  validatedClusters.add(args);
+  return args;
 }
 
 /** Many DebVisor nodes, one child each, named `${name}-${node.name}`. */
@@ -35,7 +64,7 @@ export class DebVisorCluster extends pulumi.ComponentResource {
 
   constructor(name: string, args: DebVisorClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     // Validate before super(): bad input must register nothing.
-    validateDebVisorClusterArgs(args);
+    if (!validatedClusters.has(args)) validateDebVisorClusterArgs(args);
     super("debvisor:index:DebVisorCluster", name, {}, opts);
     this.nodes = {};
     // Pulumi's SDK captures a stack trace for every promise it creates (leak
@@ -46,7 +75,7 @@ export class DebVisorCluster extends pulumi.ComponentResource {
     Error.stackTraceLimit = 0;
     try {
       for (const { name: nodeName, ...nodeArgs } of args.nodes) {
-        this.nodes[nodeName] = new DebVisorNode(`${name}-${nodeName}`, nodeArgs, { parent: this });
+        this.nodes[nodeName] = new DebVisorNode(`${name}-${nodeName}`, markNodeArgsValidated(nodeArgs), { parent: this });
       }
     } finally {
       Error.stackTraceLimit = limit;

@@ -1,20 +1,21 @@
 import * as pulumi from "@pulumi/pulumi";
-import { resolveHost, validateHostArgs, type HostArgs } from "./host/index.js";
-import { DebianBase, validateDebianBaseArgs, type DebianBaseArgs } from "./base/index.js";
-import { HostSecurity, validateSecuritySettings, type SecuritySettings } from "./security/index.js";
-import {
-  DEFAULT_PROFILE, NodeManagement, PROFILE_NAMES, layersOf, renderPreseed, validateManagementSettings, validatePreseedSettings,
-  type Layer, type ManagementSettings, type PreseedSettings, type Profile,
-} from "./management/index.js";
-import { DEFAULT_RELEASE } from "./base/index.js";
-import { HostNetwork, validateNetworkSettings, type NetworkSettings } from "./network/index.js";
-import { VirtualizationHost, validateVirtualizationSettings, type VirtualizationSettings } from "./virtualization/index.js";
+import { hostDefaults, type HostArgs } from "./host/index.js";
+import { hostKeyRules, hostSchema } from "./host/schema.js";
+import { DEFAULT_RELEASE, type DebianBase, type DebianBaseArgs } from "./base/index.js";
+import type { HostSecurity, SecuritySettings } from "./security/index.js";
+import { DEFAULT_PROFILE, renderPreseed, type ManagementSettings, type NodeManagement, type PreseedSettings } from "./management/index.js";
+import { preseedRules, preseedSchema } from "./management/schema.js";
+import type { HostNetwork, NetworkSettings } from "./network/index.js";
+import type { VirtualizationHost, VirtualizationSettings } from "./virtualization/index.js";
+import { ConfigError, ruleProblems, schemaProblems } from "./config/problems.js";
+import { DEFAULT_CATALOG, contributionsOf, heldPackagesOf, layersOfProfile, type LayerCatalog } from "./layers.js";
+import type { BuiltLayer, NodeContext } from "./layer.js";
 
 export interface DebVisorNodeArgs {
   /** How to reach the host. */
   host: HostArgs;
-  /** Which layers the node gets. @default "hyperconverged" */
-  profile?: Profile;
+  /** Which layers the node gets: a profile of the catalog. @default "hyperconverged" */
+  profile?: string;
   /** Debian base layer settings. @default {} (bookworm, deb.debian.org, en_US.UTF-8, UTC) */
   base?: Omit<DebianBaseArgs, "host">;
   /** Security layer settings (every profile has the security layer). @default {} (nftables, security-only upgrades, key-only SSH) */
@@ -27,35 +28,77 @@ export interface DebVisorNodeArgs {
   virtualization?: VirtualizationSettings;
   /** Debian installer settings: when set, the node's `preseed` output is rendered. @default none */
   preseed?: PreseedSettings;
+  /** The layers and profiles to build from (extend `DEFAULT_CATALOG` to add a layer of your own). @default DEFAULT_CATALOG */
+  catalog?: LayerCatalog;
 }
 
-export function validateDebVisorNodeArgs(args: DebVisorNodeArgs, field = "node"): void {
-  validateHostArgs(args.host, `${field}.host`);
-  if (args.profile !== undefined && !PROFILE_NAMES.includes(args.profile)) {
-    throw new Error(`${field}.profile: must be one of ${PROFILE_NAMES.join(", ")}, got ${JSON.stringify(args.profile)}`);
+/** Every problem of a node's args, each naming the field (`node.network.vlans[0].id: ...`). */
+export function nodeArgsProblems(args: DebVisorNodeArgs, field = "node"): string[] {
+  const catalog = args.catalog ?? DEFAULT_CATALOG;
+  const problems: string[] = [];
+  const host = schemaProblems(hostSchema, args.host, `${field}.host`);
+  problems.push(...host.problems);
+  if (host.problems.length === 0) problems.push(...ruleProblems(`${field}.host`, () => hostKeyRules(args.host)));
+  if (args.profile !== undefined && !(args.profile in catalog.profiles)) {
+    problems.push(`${field}.profile: must be one of ${Object.keys(catalog.profiles).join(", ")}, got ${JSON.stringify(args.profile)}`);
   }
-  validateDebianBaseArgs(args.base ?? {}, `${field}.base`);
-  validateSecuritySettings(args.security ?? {}, `${field}.security`, args.host.user ?? "root");
-  validateManagementSettings(args.management ?? {}, `${field}.management`);
-  validateNetworkSettings(args.network ?? {}, `${field}.network`);
-  validateVirtualizationSettings(args.virtualization ?? {}, `${field}.virtualization`);
-  if (args.preseed !== undefined) validatePreseedSettings(args.preseed, `${field}.preseed`);
+  const values = args as unknown as Record<string, unknown>;
+  for (const layer of catalog.layers) {
+    if (!layer.settings) continue;
+    const { key, schema, rules } = layer.settings;
+    const r = schemaProblems(schema, values[key] ?? {}, `${field}.${key}`);
+    problems.push(...r.problems);
+    if (r.problems.length === 0 && rules) problems.push(...ruleProblems(`${field}.${key}`, () => rules(r.data, args)));
+  }
+  if (args.preseed !== undefined) {
+    const r = schemaProblems(preseedSchema, args.preseed, `${field}.preseed`);
+    problems.push(...r.problems);
+    if (r.problems.length === 0) problems.push(...ruleProblems(`${field}.preseed`, () => preseedRules(r.data!)));
+  }
+  return problems;
 }
 
-/** One Debian host turned into a DebVisor node; its profile picks the layers. */
+/** Throws a ConfigError listing every problem of a node's args. */
+export function validateDebVisorNodeArgs(args: DebVisorNodeArgs, field = "node"): void {
+  const problems = nodeArgsProblems(args, field);
+  if (problems.length > 0) throw new ConfigError(problems);
+}
+
+/** Marks node args whose validation the caller (DebVisorCluster, the stack loader) already did. */
+const validatedNodes = new WeakSet<DebVisorNodeArgs>();
+export function markNodeArgsValidated(args: DebVisorNodeArgs): DebVisorNodeArgs {
+  validatedNodes.add(args);
+  return args;
+}
+
+/** One Debian host turned into a DebVisor node; its profile picks the layers of the catalog. */
 export class DebVisorNode extends pulumi.ComponentResource {
   readonly address: string;
-  readonly profile: Profile;
-  readonly layers: readonly Layer[];
-  readonly base: DebianBase;
-  /** The security layer (every profile has it). */
-  readonly security?: HostSecurity;
+  readonly profile: string;
+  /** The node's layers, in build order. */
+  readonly layers: readonly string[];
+  /** Each built layer's component, by layer name (`base`, `security`, ...). */
+  readonly components: Readonly<Record<string, pulumi.ComponentResource>>;
+  /** The Debian base layer. */
+  get base(): DebianBase {
+    return this.components.base as DebianBase;
+  }
+  /** The security layer (every built-in profile has it). */
+  get security(): HostSecurity | undefined {
+    return this.components.security as HostSecurity | undefined;
+  }
   /** First-boot unit and health/scrub timers (absent when the node needs neither). */
-  readonly management?: NodeManagement;
+  get management(): NodeManagement | undefined {
+    return this.components.management as NodeManagement | undefined;
+  }
   /** The network layer (br0, VLANs, bonds). */
-  readonly network?: HostNetwork;
+  get network(): HostNetwork | undefined {
+    return this.components.network as HostNetwork | undefined;
+  }
   /** The virtualization layer (KVM/QEMU, libvirt, VMs, Cockpit). */
-  readonly virtualization?: VirtualizationHost;
+  get virtualization(): VirtualizationHost | undefined {
+    return this.components.virtualization as VirtualizationHost | undefined;
+  }
   /** Host facts reported by the base layer. */
   readonly facts: pulumi.Output<Record<string, string>>;
   /** The Debian installer preseed for this node, when `preseed` is configured. */
@@ -63,36 +106,30 @@ export class DebVisorNode extends pulumi.ComponentResource {
 
   constructor(name: string, args: DebVisorNodeArgs, opts?: pulumi.ComponentResourceOptions) {
     // Validate before super(): bad input must register nothing.
-    validateDebVisorNodeArgs(args);
+    if (!validatedNodes.has(args)) validateDebVisorNodeArgs(args);
     super("debvisor:index:DebVisorNode", name, {}, opts);
-    const host = resolveHost(args.host);
+    const catalog = args.catalog ?? DEFAULT_CATALOG;
+    const host = hostDefaults(args.host);
     this.address = host.address;
     this.profile = args.profile ?? DEFAULT_PROFILE;
-    this.layers = layersOf(this.profile);
-    this.base = new DebianBase(`${name}-base`, { ...args.base, host }, { parent: this });
-    const has = (l: Layer) => this.layers.includes(l);
+    const present = layersOfProfile(this.profile, catalog);
+    this.layers = present.map((l) => l.name);
+    const node: NodeContext = {
+      name, parent: this, host, args, layers: this.layers, has: (l) => this.layers.includes(l),
+      contributions: contributionsOf(present, args), heldPackages: heldPackagesOf(catalog),
+    };
 
-    // Later layers start once the base is done; their inputs never depend on the base's
-    // own settings (a changed package list touches only the base's packages step).
-    let ready: pulumi.Resource = this.base.ready;
-    if (has("security")) {
-      this.security = new HostSecurity(`${name}-security`, {
-        ...args.security, host, release: args.base?.release ?? DEFAULT_RELEASE,
-        roles: { storage: has("storage"), kubernetes: has("kubernetes"), virtualization: has("virtualization") },
-      }, { parent: this, dependsOn: [ready] });
-      ready = this.security.ready;
+    // Each layer starts once the one before it is done; their inputs never depend on
+    // another layer's outputs (a changed package list touches only the base's packages step).
+    const components: Record<string, pulumi.ComponentResource> = {};
+    let ready: pulumi.Resource | undefined;
+    for (const layer of present) {
+      const built: BuiltLayer | undefined = layer.build?.(node, ready ?? this);
+      if (!built) continue;
+      components[layer.name] = built.component;
+      ready = built.ready ?? ready; // a layer with nothing to do holds nothing back
     }
-    if (has("network")) {
-      this.network = new HostNetwork(`${name}-network`, { ...args.network, host }, { parent: this, dependsOn: [ready] });
-      ready = this.network.ready ?? ready; // `bridge: false` and nothing else: no step
-    }
-    if (has("virtualization")) {
-      this.virtualization = new VirtualizationHost(`${name}-virtualization`, { ...args.virtualization, host }, { parent: this, dependsOn: [ready] });
-      ready = this.virtualization.ready;
-    }
-    if (args.management?.firstBoot || has("storage")) {
-      this.management = new NodeManagement(`${name}-management`, { ...args.management, host, storage: has("storage") }, { parent: this, dependsOn: [ready] });
-    }
+    this.components = components;
 
     if (args.preseed !== undefined) {
       const b = args.base ?? {};

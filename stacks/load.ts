@@ -1,20 +1,22 @@
 import * as pulumi from "@pulumi/pulumi";
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
-import type { z } from "zod";
-import { isPublicKey } from "../components/host/index.js";
-import type { DebVisorClusterArgs, DebVisorClusterNodeArgs } from "../components/cluster.js";
-import { stackConfigSchema, type StackConfig } from "./schema.js";
-import { validateNetworkSettings, type NetworkSettings } from "../components/network/index.js";
-import { validateVirtualizationSettings, type VirtualizationSettings } from "../components/virtualization/index.js";
+import { isPublicKey } from "../components/config/formats.js";
+import { ConfigError, describeIssue, joinPath, ruleProblems } from "../components/config/problems.js";
+import { clusterProblems, markClusterArgsValidated, type DebVisorClusterArgs, type DebVisorClusterNodeArgs } from "../components/cluster.js";
+import { LAYERS } from "../components/layers.js";
+import { preseedRules } from "../components/management/schema.js";
+import { stackConfigSchema, type StackConfig, type StackNodeConfig } from "./schema.js";
 
 /** All that is wrong with a stack config, one line per problem, each naming the field. */
-export class StackConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`invalid DebVisor stack config (debvisor:cluster):\n  - ${problems.join("\n  - ")}`);
+export class StackConfigError extends ConfigError {
+  constructor(problems: string[]) {
+    super(problems, "invalid DebVisor stack config (debvisor:cluster):");
     this.name = "StackConfigError";
   }
 }
+
+export { fieldName } from "../components/config/problems.js";
 
 export interface LoadOptions {
   /** The secret `debvisor:sshPrivateKey`, when the stack sets one. */
@@ -23,28 +25,10 @@ export interface LoadOptions {
   readFile?: (path: string) => string;
 }
 
-/** `nodes[2].address` from a zod path. */
-export function fieldName(path: PropertyKey[]): string {
-  return path.map((p, i) => (typeof p === "number" ? `[${p}]` : `${i === 0 ? "" : "."}${String(p)}`)).join("");
-}
-
-function valueAt(raw: unknown, path: PropertyKey[]): unknown {
-  let v: unknown = raw;
-  for (const p of path) v = v !== null && typeof v === "object" ? (v as Record<PropertyKey, unknown>)[p] : undefined;
-  return v;
-}
-
-function describe(raw: unknown, issue: z.core.$ZodIssue): string {
-  if (issue.code === "unrecognized_keys") {
-    return issue.keys.map((k) => `${fieldName([...issue.path, k])}: unknown field`).join("; ");
-  }
-  const field = fieldName(issue.path) || "(root)";
-  const value = valueAt(raw, issue.path);
-  if (issue.code === "invalid_type") {
-    return value === undefined ? `${field}: is required` : `${field}: must be ${/^[aeiou]/.test(issue.expected) ? "an" : "a"} ${issue.expected}, got ${JSON.stringify(value)}`;
-  }
-  return `${field}: ${issue.message}, got ${value === undefined ? "nothing" : JSON.stringify(value)}`;
-}
+/** The base layer's fields, which sit directly on a node in the stack config. */
+const BASE_KEYS = ["release", "mirror", "securityMirror", "aptProxy", "contrib", "nonFree", "backports", "packages", "locale", "timezone"] as const;
+/** Layers whose settings are an object of their own (`security`, `network`, ...), merged field by field over `defaults`. */
+const OBJECT_LAYERS = LAYERS.filter((l) => l.settings && l.settings.key !== "base");
 
 /**
  * Validates `debvisor:cluster` and turns it into DebVisorCluster arguments. Reads the
@@ -52,51 +36,49 @@ function describe(raw: unknown, issue: z.core.$ZodIssue): string {
  */
 export function loadStackConfig(raw: unknown, options: LoadOptions = {}): DebVisorClusterArgs {
   const parsed = stackConfigSchema.safeParse(raw);
-  if (!parsed.success) throw new StackConfigError(parsed.error.issues.map((i) => describe(raw, i)));
-  const cfg: StackConfig = parsed.data;
+  if (!parsed.success) throw new StackConfigError(parsed.error.issues.flatMap((i) => describeIssue(raw, i).split("\n")));
+  const cfg = parsed.data as StackConfig;
+  const defaults = (cfg.defaults ?? {}) as Record<string, unknown>;
   const readRaw = options.readFile ?? ((p: string) => readFileSync(p, "utf8"));
   // Every node usually names the same key file: read each path once.
   const cache = new Map<string, string>();
-  const read = (p: string) => {
-    let text = cache.get(p);
-    if (text === undefined) cache.set(p, (text = readRaw(p)));
-    return text;
-  };
   const problems: string[] = [];
   const readField = (field: string, path: string): string | undefined => {
     try {
-      return read(path);
+      let text = cache.get(path);
+      if (text === undefined) cache.set(path, (text = readRaw(path)));
+      return text;
     } catch (e) {
       problems.push(`${field}: cannot read ${JSON.stringify(path)} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
       return undefined;
     }
   };
 
+  problems.push(...clusterProblems(cfg.nodes.map((n) => ({ name: n.name, address: n.address, port: n.port ?? (defaults.port as number | undefined) })), (i, k) => `nodes[${i}].${k}`));
   // The cluster's own networks default to the nodes' addresses (a host name cannot be a
   // firewall source: such a cluster must name its networks).
   const nodeAddresses = cfg.nodes.map((n) => n.address).filter((a) => isIP(a) !== 0).map((a) => (isIP(a) === 4 ? `${a}/32` : `${a}/128`));
   const someHostName = cfg.nodes.some((m) => isIP(m.address) === 0);
-  const nodes: DebVisorClusterNodeArgs[] = cfg.nodes.map((n, i) => {
-    const s = { ...cfg.defaults, ...n };
-    // Objects merge field by field over defaults.
-    const security = { ...cfg.defaults?.security, ...n.security };
-    const management = { ...cfg.defaults?.management, ...n.management };
-    const preseed = { ...cfg.defaults?.preseed, ...n.preseed };
-    const network: NetworkSettings = { ...cfg.defaults?.network, ...n.network };
-    const virtualization: VirtualizationSettings = { ...cfg.defaults?.virtualization, ...n.virtualization };
+
+  const nodes: DebVisorClusterNodeArgs[] = cfg.nodes.map((n: StackNodeConfig, i) => {
+    const f = `nodes[${i}]`;
+    const s = { ...defaults, ...n } as StackNodeConfig;
+    // Layer settings objects merge field by field over defaults.
+    const layers: Record<string, Record<string, unknown>> = {};
+    for (const l of OBJECT_LAYERS) layers[l.settings!.key] = { ...(defaults[l.settings!.key] as object), ...(n[l.settings!.key] as object) };
+    const security = layers.security as { clusterNetworks?: string[] };
     if (security.clusterNetworks === undefined) {
-      if (someHostName) problems.push(`nodes[${i}].security.clusterNetworks: required when node addresses are host names (the firewall needs networks), got nothing`);
+      if (someHostName) problems.push(`${f}.security.clusterNetworks: required when node addresses are host names (the firewall needs networks), got nothing`);
       security.clusterNetworks = nodeAddresses;
     }
-    const f = `nodes[${i}]`;
-    // Rules that relate fields to each other, on the merged settings.
-    for (const check of [() => validateNetworkSettings(network, `${f}.network`), () => validateVirtualizationSettings(virtualization, `${f}.virtualization`)]) {
-      try {
-        check();
-      } catch (e) {
-        problems.push((e as Error).message);
-      }
-    }
+    const preseed = { ...(defaults.preseed as object), ...n.preseed } as { installDisk?: string; authorizedKeys?: string[] };
+
+    // Host key: pinned (hostKey or hostKeyFile) unless explicitly skipped, never both.
+    const skip = s.insecureSkipHostKeyCheck ?? false;
+    const pinned = n.hostKey !== undefined || n.hostKeyFile !== undefined;
+    if (n.hostKey !== undefined && n.hostKeyFile !== undefined) problems.push(`${f}.hostKeyFile: set hostKey or hostKeyFile, not both`);
+    if (!pinned && !skip) problems.push(`${f}.hostKey: a pinned host key (hostKey or hostKeyFile) is required unless insecureSkipHostKeyCheck is true`);
+    if (pinned && skip) problems.push(`${f}.insecureSkipHostKeyCheck: cannot be true when a host key is pinned`);
     let hostKey = n.hostKey;
     if (n.hostKeyFile !== undefined) {
       const text = readField(`${f}.hostKeyFile`, n.hostKeyFile)?.trim();
@@ -114,26 +96,39 @@ export function loadStackConfig(raw: unknown, options: LoadOptions = {}): DebVis
     } else {
       problems.push(`${f}.privateKeyFile: no SSH private key: set privateKeyFile (here or in defaults) or the secret debvisor:sshPrivateKey`);
     }
-    return {
+
+    const node: DebVisorClusterNodeArgs = {
       name: n.name,
-      profile: s.profile as DebVisorClusterNodeArgs["profile"],
+      profile: s.profile,
       host: {
         address: n.address, port: s.port, user: s.user, privateKey: privateKey ?? "",
         hostKey, insecureSkipHostKeyCheck: s.insecureSkipHostKeyCheck,
         dialErrorLimit: s.dialErrorLimit, perDialTimeout: s.perDialTimeout,
       },
-      base: {
-        release: s.release, mirror: s.mirror, securityMirror: s.securityMirror, aptProxy: s.aptProxy,
-        contrib: s.contrib, nonFree: s.nonFree, backports: s.backports, packages: s.packages,
-        locale: s.locale, timezone: s.timezone,
-      },
-      security,
-      management,
-      network,
-      virtualization,
+      base: Object.fromEntries(BASE_KEYS.map((k) => [k, s[k]])),
+      ...layers,
       ...(preseed.installDisk !== undefined ? { preseed: { ...preseed, installDisk: preseed.installDisk, authorizedKeys: preseed.authorizedKeys ?? [], hostname: n.name } } : {}),
     };
+
+    // Rules that relate fields to each other, on the merged settings (each layer's own).
+    for (const l of OBJECT_LAYERS) {
+      const { key, rules } = l.settings!;
+      // A problem in a field the node took from `defaults` is named there (once for all nodes).
+      const locate = (path: string) => {
+        const top = /^[^.[]+/.exec(path)?.[0];
+        const own = top === undefined || (n[key] as Record<string, unknown> | undefined)?.[top] !== undefined;
+        return joinPath(own || (defaults[key] as Record<string, unknown> | undefined)?.[top] === undefined ? `${f}.${key}` : `defaults.${key}`, path);
+      };
+      if (rules) problems.push(...ruleProblems(`${f}.${key}`, () => rules(layers[key], node), locate));
+    }
+    if (preseed.installDisk !== undefined) {
+      if ((n.disks ?? []).includes(preseed.installDisk)) problems.push(`${f}.preseed.installDisk: is one of the node's storage disks (the installer erases it), got ${JSON.stringify(preseed.installDisk)}`);
+      problems.push(...ruleProblems(`${f}.preseed`, () => preseedRules(preseed)));
+    }
+    const dup = (n.disks ?? []).findIndex((d, j) => (n.disks ?? []).indexOf(d) !== j);
+    if (dup >= 0) problems.push(`${f}.disks[${dup}]: listed twice, got ${JSON.stringify(n.disks![dup])}`);
+    return node;
   });
   if (problems.length > 0) throw new StackConfigError([...new Set(problems)]); // a shared default fails once, not per node
-  return { nodes };
+  return markClusterArgsValidated({ nodes });
 }

@@ -1,6 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import { RemoteStep, type ResolvedHost } from "../host/index.js";
-import { DEFAULT_RELEASE, RELEASES, keyringFor, renderAptProxy, renderDebianSources, type DebianRelease } from "./sources.js";
+import { checkSettings } from "../config/problems.js";
+import { alreadyValidated, settingsOf } from "../config/trusted.js";
+import { baseSchema } from "./schema.js";
+export { isHttpUrl } from "../config/formats.js";
+import { DEFAULT_RELEASE, type DebianRelease } from "./sources.js";
+import { aptSourcesStep, factsStep, localeStep, packagesStep } from "./steps.js";
 
 /** Packages every DebVisor node gets (locales and tzdata are needed by the locale step). */
 export const BASE_PACKAGES = ["locales", "tzdata", "ca-certificates", "curl", "gnupg", "jq", "lsof", "pciutils"];
@@ -30,34 +35,9 @@ export interface DebianBaseArgs {
   timezone?: string;
 }
 
-const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]+$/;
-const LOCALE = /^[a-z]{2,3}_[A-Z]{2}\.UTF-8$/;
-const TIMEZONE = /^[A-Za-z0-9_+-]+(\/[A-Za-z0-9_+-]+)*$/;
-
-export function isHttpUrl(value: string): boolean {
-  try {
-    const u = new URL(value);
-    return (u.protocol === "http:" || u.protocol === "https:") && u.hostname !== "";
-  } catch {
-    return false;
-  }
-}
-
-/** Throws an error naming the field and the value. */
+/** Throws a ConfigError naming each bad field and its value. */
 export function validateDebianBaseArgs(args: Omit<DebianBaseArgs, "host">, field = "base"): void {
-  const fail = (f: string, msg: string, v: unknown): never => {
-    throw new Error(`${field}.${f}: ${msg}, got ${JSON.stringify(v)}`);
-  };
-  if (args.release !== undefined && !RELEASES.includes(args.release)) fail("release", `must be one of ${RELEASES.join(", ")}`, args.release);
-  for (const f of ["mirror", "securityMirror", "aptProxy"] as const) {
-    const v = args[f];
-    if (v !== undefined && !isHttpUrl(v)) fail(f, "not an http(s) URL", v);
-  }
-  (args.packages ?? []).forEach((p, i) => {
-    if (!PACKAGE_NAME.test(p)) fail(`packages[${i}]`, "not a Debian package name", p);
-  });
-  if (args.locale !== undefined && !LOCALE.test(args.locale)) fail("locale", "must look like en_US.UTF-8", args.locale);
-  if (args.timezone !== undefined && !TIMEZONE.test(args.timezone)) fail("timezone", "not a timezone name like UTC or Europe/Berlin", args.timezone);
+  checkSettings(baseSchema, args, field);
 }
 
 /**
@@ -74,33 +54,27 @@ export class DebianBase extends pulumi.ComponentResource {
 
   constructor(name: string, args: DebianBaseArgs, opts?: pulumi.ComponentResourceOptions) {
     // Validate before super(): bad input must register nothing.
-    validateDebianBaseArgs(args);
+    if (!alreadyValidated(args)) validateDebianBaseArgs(settingsOf(args));
     super("debvisor:base:DebianBase", name, {}, opts);
     const release = args.release ?? DEFAULT_RELEASE;
-    const sources = renderDebianSources({
-      release,
-      mirror: args.mirror ?? "http://deb.debian.org/debian",
-      securityMirror: args.securityMirror ?? "http://deb.debian.org/debian-security",
-      contrib: args.contrib ?? false,
-      nonFree: args.nonFree ?? false,
-      backports: args.backports ?? false,
-    });
     const packages = [...new Set([...BASE_PACKAGES, ...(args.packages ?? [])])];
     const host = args.host;
 
     const apt = new RemoteStep(`${name}-apt`, {
-      host, script: "base/apt-sources.sh",
-      params: { DV_SOURCES: sources, DV_PROXY_CONF: renderAptProxy(args.aptProxy), DV_KEYRING: keyringFor(release) },
+      host,
+      ...aptSourcesStep({
+        release,
+        mirror: args.mirror ?? "http://deb.debian.org/debian",
+        securityMirror: args.securityMirror ?? "http://deb.debian.org/debian-security",
+        contrib: args.contrib ?? false,
+        nonFree: args.nonFree ?? false,
+        backports: args.backports ?? false,
+        aptProxy: args.aptProxy,
+      }),
     }, { parent: this });
-    const pkgs = new RemoteStep(`${name}-packages`, {
-      host, script: "base/packages.sh", params: { DV_PACKAGES: packages.join(" ") },
-    }, { parent: this, dependsOn: [apt.command] });
-    const locale = new RemoteStep(`${name}-locale`, {
-      host, script: "base/locale.sh", params: { DV_LOCALE: args.locale ?? "en_US.UTF-8", DV_TIMEZONE: args.timezone ?? "UTC" },
-    }, { parent: this, dependsOn: [pkgs.command] });
-    const facts = new RemoteStep(`${name}-facts`, {
-      host, script: "base/facts.sh", timeoutSeconds: 60,
-    }, { parent: this, dependsOn: [locale.command] });
+    const pkgs = new RemoteStep(`${name}-packages`, { host, ...packagesStep(packages) }, { parent: this, dependsOn: [apt.command] });
+    const locale = new RemoteStep(`${name}-locale`, { host, ...localeStep(args.locale ?? "en_US.UTF-8", args.timezone ?? "UTC") }, { parent: this, dependsOn: [pkgs.command] });
+    const facts = new RemoteStep(`${name}-facts`, { host, ...factsStep(), timeoutSeconds: 60 }, { parent: this, dependsOn: [locale.command] });
 
     this.facts = facts.facts;
     this.ready = facts.command;

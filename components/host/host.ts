@@ -1,6 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import type * as command from "@pulumi/command";
-import { isIP } from "node:net";
+import { checkSettings } from "../config/problems.js";
+export { isAddress, isPublicKey } from "../config/formats.js";
+import { hostKeyRules, hostSchema } from "./schema.js";
 
 /** How DebVisor reaches one Debian host over SSH. */
 export interface HostArgs {
@@ -28,44 +30,19 @@ export interface HostArgs {
 
 export type ResolvedHost = Required<Omit<HostArgs, "hostKey">> & { hostKey?: string };
 
-const HOST_NAME = /^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
-const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
-const PUBLIC_KEY = /^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}( .*)?$/;
-
-export function isAddress(value: string): boolean {
-  if (isIP(value)) return true;
-  // A dotted quad that is not a valid IP (10.0.0.300) must not pass as a host name.
-  if (/^[0-9.]+$/.test(value)) return false;
-  return HOST_NAME.test(value);
-}
-
-export function isPublicKey(value: string): boolean {
-  return PUBLIC_KEY.test(value.trim());
-}
-
-/** Throws an error naming the field and the value for the first thing wrong. */
+/** Throws a ConfigError naming each bad field and its value. */
 export function validateHostArgs(args: HostArgs, field = "host"): void {
-  const fail = (f: string, msg: string, v: unknown) => {
-    throw new Error(`${field}.${f}: ${msg}, got ${JSON.stringify(v)}`);
-  };
-  if (typeof args.address !== "string" || !isAddress(args.address)) fail("address", "not an IP address or host name", args.address);
-  if (args.port !== undefined && !(Number.isInteger(args.port) && args.port >= 1 && args.port <= 65535)) fail("port", "must be an integer from 1 to 65535", args.port);
-  if (args.user !== undefined && !USER_NAME.test(args.user)) fail("user", "not a valid user name", args.user);
-  if (args.dialErrorLimit !== undefined && !(Number.isInteger(args.dialErrorLimit) && args.dialErrorLimit >= 1)) fail("dialErrorLimit", "must be a positive integer", args.dialErrorLimit);
-  if (args.perDialTimeout !== undefined && !(Number.isInteger(args.perDialTimeout) && args.perDialTimeout >= 1)) fail("perDialTimeout", "must be a positive integer (seconds)", args.perDialTimeout);
-  if (args.privateKey === undefined || args.privateKey === "") fail("privateKey", "is required", args.privateKey);
-  if (args.hostKey !== undefined && !isPublicKey(args.hostKey)) fail("hostKey", "not an SSH public key line (ssh-ed25519 AAAA...)", args.hostKey);
-  if (args.hostKey === undefined && args.insecureSkipHostKeyCheck !== true) {
-    throw new Error(`${field}.hostKey: a pinned host key is required for ${args.address} (set insecureSkipHostKeyCheck: true to accept any key)`);
-  }
-  if (args.hostKey !== undefined && args.insecureSkipHostKeyCheck === true) {
-    throw new Error(`${field}.insecureSkipHostKeyCheck: cannot be set together with a pinned hostKey`);
-  }
+  checkSettings(hostSchema, args, field, hostKeyRules);
 }
 
 /** Defaults applied once, after validation. */
 export function resolveHost(args: HostArgs, field = "host"): ResolvedHost {
   validateHostArgs(args, field);
+  return hostDefaults(args);
+}
+
+/** Defaults of an already validated HostArgs. */
+export function hostDefaults(args: HostArgs): ResolvedHost {
   return {
     address: args.address,
     port: args.port ?? 22,

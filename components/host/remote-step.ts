@@ -27,6 +27,23 @@ export interface RemoteStepArgs {
 const PARAM_NAME = /^DV_[A-Z0-9_]+$/;
 
 /**
+ * A step script with its parameters, as a typed builder returns it: each script has one
+ * builder (`components/<layer>/steps.ts` or beside its component), used by the component
+ * and by the script tier; a unit test checks that the DV_ names a builder produces are
+ * exactly the ones its script reads.
+ */
+export interface StepSpec<K extends string = string> {
+  /** Script path under `components/`. */
+  script: string;
+  params: Record<K, string>;
+}
+
+/** Typed constructor of a StepSpec. */
+export function stepSpec<K extends string>(script: string, params: Record<K, string>): StepSpec<K> {
+  return { script, params };
+}
+
+/**
  * POSIX single quoting: the only character that needs care inside '...' is ' itself.
  * (shell-quote was tried first: for a value holding both ' and ! it emits "...\!...",
  * and bash keeps that backslash.)

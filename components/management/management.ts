@@ -1,7 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { RemoteStep, type ResolvedHost } from "../host/index.js";
+import { checkSettings } from "../config/problems.js";
+import { alreadyValidated } from "../config/trusted.js";
+import { managementRules, managementSchema } from "./schema.js";
 import {
-  DEFAULT_PROVISION_SCRIPT, FIRSTBOOT_RUNNER_SCRIPT, FIRSTBOOT_SERVICE, cephHealthTimer, renderTimerService, renderTimerUnit, zfsScrubTimer,
+  DEFAULT_PROVISION_SCRIPT, FIRSTBOOT_RUNNER_SCRIPT, FIRSTBOOT_SERVICE, renderTimerService, renderTimerUnit,
   type TimerSpec,
 } from "./units.js";
 
@@ -22,34 +25,18 @@ export interface ManagementSettings {
 export interface NodeManagementArgs extends ManagementSettings {
   /** The host to configure. */
   host: ResolvedHost;
-  /** Install the Ceph health and ZFS scrub timers (the node has the storage layer). @default false */
-  storage?: boolean;
+  /** Timers to install, as `[role, spec]` (DebVisorNode passes what its layers contribute: Ceph health and ZFS scrub on storage nodes). @default [] */
+  timers?: [string, TimerSpec][];
 }
 
-const ON_CALENDAR = /^[A-Za-z0-9 ,.:*\/~+-]{1,100}$/;
-const POOL = /^[A-Za-z][A-Za-z0-9_.:-]{0,254}$/;
-
-/** Throws an error naming the field and the value. */
+/** Throws a ConfigError naming each bad field and its value. */
 export function validateManagementSettings(m: ManagementSettings, field = "management"): void {
-  const fail = (f: string, msg: string, v: unknown): never => {
-    throw new Error(`${field}.${f}: ${msg}, got ${JSON.stringify(v)}`);
-  };
-  for (const f of ["cephHealthSchedule", "zfsScrubSchedule"] as const) {
-    const v = m[f];
-    if (v !== undefined && (typeof v !== "string" || !ON_CALENDAR.test(v))) fail(f, "not a systemd OnCalendar expression", v);
-  }
-  (m.zfsScrubPools ?? []).forEach((p, i) => {
-    if (!POOL.test(p)) fail(`zfsScrubPools[${i}]`, "not a ZFS pool name", p);
-  });
-  if (m.firstBootScript !== undefined) {
-    if (typeof m.firstBootScript !== "string" || !m.firstBootScript.startsWith("#!")) fail("firstBootScript", "must be a script starting with #!", m.firstBootScript);
-    if (!m.firstBoot) fail("firstBoot", "must be true when firstBootScript is set", m.firstBoot);
-  }
+  checkSettings(managementSchema, m, field, managementRules);
 }
 
 /**
- * The management layer of a node: the first-boot unit (when asked for) and, on nodes
- * with the storage layer, the Ceph health check and ZFS scrub timers.
+ * The management layer of a node: the first-boot unit (when asked for) and the timers
+ * the node's other layers contribute (Ceph health check and ZFS scrub on storage nodes).
  */
 export class NodeManagement extends pulumi.ComponentResource {
   /** Timers installed (unit base names). */
@@ -58,7 +45,10 @@ export class NodeManagement extends pulumi.ComponentResource {
   readonly ready?: pulumi.Resource;
 
   constructor(name: string, args: NodeManagementArgs, opts?: pulumi.ComponentResourceOptions) {
-    validateManagementSettings(args);
+    if (!alreadyValidated(args)) {
+      const { host: _h, timers: _t, ...settings } = args;
+      validateManagementSettings(settings);
+    }
     super("debvisor:management:NodeManagement", name, {}, opts);
     const host = args.host;
     let last: pulumi.Resource | undefined;
@@ -73,9 +63,7 @@ export class NodeManagement extends pulumi.ComponentResource {
       last = fb.command;
     }
 
-    const timers: [string, TimerSpec][] = args.storage
-      ? [["ceph-health", cephHealthTimer(args.cephHealthSchedule)], ["zfs-scrub", zfsScrubTimer(args.zfsScrubSchedule, args.zfsScrubPools)]]
-      : [];
+    const timers = args.timers ?? [];
     for (const [role, spec] of timers) {
       const step = new RemoteStep(`${name}-${role}`, { host, script: "management/timer.sh", params: timerParams(spec) }, { parent: this, ...after() });
       last = step.command;

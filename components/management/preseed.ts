@@ -1,10 +1,10 @@
-import { isHttpUrl } from "../base/debian-base.js";
+import { isHttpUrl } from "../config/formats.js";
+import { checkSettings } from "../config/problems.js";
+import { PARTITIONING, preseedRules, preseedSchema } from "./schema.js";
 import { RELEASES, type DebianRelease } from "../base/sources.js";
-import { isPublicKey } from "../host/host.js";
 import { DEFAULT_PROVISION_SCRIPT, FIRSTBOOT_RUNNER, FIRSTBOOT_RUNNER_SCRIPT, FIRSTBOOT_SERVICE, FIRSTBOOT_UNIT, PROVISION_SCRIPT } from "./units.js";
 
-/** Partitioning recipes of the Debian installer DebVisor offers. */
-export const PARTITIONING = ["atomic", "lvm"] as const;
+export { PARTITIONING };
 export type Partitioning = (typeof PARTITIONING)[number];
 
 /** Installer settings of a node (stack config `preseed`). */
@@ -39,23 +39,9 @@ export interface PreseedOptions extends PreseedSettings {
   provisionScript?: string;
 }
 
-const DISK = /^\/dev\/(disk\/by-id\/[A-Za-z0-9._:+-]+|[a-z]+[a-z0-9]*)$/;
-const DOMAIN = /^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
-
-/** Throws an error naming the field and the value. */
+/** Throws a ConfigError naming each bad field and its value. */
 export function validatePreseedSettings(p: PreseedSettings, field = "preseed"): void {
-  const fail = (f: string, msg: string, v: unknown): never => {
-    throw new Error(`${field}.${f}: ${msg}, got ${JSON.stringify(v)}`);
-  };
-  if (typeof p.installDisk !== "string" || !DISK.test(p.installDisk)) fail("installDisk", "must be a /dev/disk/by-id/ path or a /dev/<name> disk", p.installDisk);
-  if (p.partitioning !== undefined && !PARTITIONING.includes(p.partitioning)) fail("partitioning", `must be one of ${PARTITIONING.join(", ")}`, p.partitioning);
-  if (!Array.isArray(p.authorizedKeys) || p.authorizedKeys.length === 0) fail("authorizedKeys", "at least one SSH public key is required (password logins are off)", p.authorizedKeys);
-  p.authorizedKeys.forEach((k, i) => {
-    if (!isPublicKey(k) || /[\n']/.test(k)) fail(`authorizedKeys[${i}]`, "not an SSH public key line", k);
-  });
-  if (p.domain !== undefined && p.domain !== "" && !DOMAIN.test(p.domain)) fail("domain", "not a DNS domain", p.domain);
-  if (p.hostname !== undefined && !/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(p.hostname)) fail("hostname", "not a host name (lower-case letters, digits, -)", p.hostname);
-  if (p.keymap !== undefined && !/^[a-z]{2,3}(\([a-z0-9_-]+\))?$/.test(p.keymap)) fail("keymap", "not an xkb layout like us or de", p.keymap);
+  checkSettings(preseedSchema, p, field, preseedRules);
 }
 
 function splitMirror(url: string): { protocol: string; host: string; directory: string } {
@@ -95,7 +81,8 @@ export function renderLateScript(o: PreseedOptions): string {
  * first-boot unit. Check it with `debconf-set-selections --checkonly`.
  */
 export function renderPreseed(o: PreseedOptions): string {
-  validatePreseedSettings(o);
+  const { hostname, installDisk, partitioning, authorizedKeys, domain, keymap } = o;
+  validatePreseedSettings({ hostname, installDisk, partitioning, authorizedKeys, domain, keymap });
   if (!RELEASES.includes(o.release)) throw new Error(`preseed.release: must be one of ${RELEASES.join(", ")}, got ${JSON.stringify(o.release)}`);
   for (const f of ["mirror", "securityMirror"] as const) if (!isHttpUrl(o[f])) throw new Error(`preseed.${f}: not an http(s) URL, got ${JSON.stringify(o[f])}`);
   const m = splitMirror(o.mirror);

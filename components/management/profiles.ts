@@ -1,17 +1,17 @@
 /**
- * Profiles select which layers a node gets. This is the one place that defines them.
- * Only the base layer is built today; the others are recorded here so that config
- * written now keeps its meaning as the layers arrive.
+ * Profiles select which layers of the catalog (`components/layers.ts`) a node gets. This
+ * is the one place that defines them. Layers not built yet are named already, so that
+ * config written now keeps its meaning as they arrive.
  */
-export const LAYERS = ["base", "security", "network", "virtualization", "storage", "containers", "kubernetes"] as const;
-export type Layer = (typeof LAYERS)[number];
+/** A layer's name, as the catalog (`components/layers.ts`) defines it. */
+export type Layer = string;
 
 export const PROFILES = {
   hyperconverged: ["base", "security", "network", "virtualization", "storage", "containers", "kubernetes"],
   compute: ["base", "security", "network", "virtualization", "containers", "kubernetes"],
   storage: ["base", "security", "network", "storage"],
   minimal: ["base", "security"],
-} as const satisfies Record<string, readonly Layer[]>;
+} as const satisfies Record<string, readonly string[]>;
 
 export type Profile = keyof typeof PROFILES;
 export const PROFILE_NAMES = Object.keys(PROFILES) as Profile[];

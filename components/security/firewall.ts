@@ -26,12 +26,8 @@ export interface FirewallPolicy {
   controllerAddresses: string[];
   /** SSH ports (the port DebVisor connects to is always included). */
   sshPorts: number[];
-  /** Ports of the node's layers. */
-  roles: { storage: boolean; kubernetes: boolean; virtualization: boolean };
-  /** Kubernetes NodePort range, `[first, last]`. */
-  nodePorts: [number, number];
-  /** Calico WireGuard encryption on: opens 51820-51821/udp. */
-  wireguard: boolean;
+  /** What the node's other layers need open (their descriptors' contributions), in layer order. */
+  roleRules: RoleRule[];
   /** Interfaces whose inbound traffic other software (Calico, libvirt, Docker) polices itself; `*` at the end is a wildcard. */
   trustedInterfaces: string[];
   /** Extra rules from config. */
@@ -46,6 +42,9 @@ export interface PortRule {
   from: string[];
   comment: string;
 }
+
+/** A port a layer needs open; `from` defaults to the cluster networks. */
+export type RoleRule = Omit<PortRule, "from"> & { from?: string[] };
 
 export const DEFAULT_NODE_PORTS: [number, number] = [30000, 32767];
 /** Calico's, libvirt's and Docker's own interfaces: they filter what comes in on them. */
@@ -96,24 +95,7 @@ export function firewallRules(p: FirewallPolicy): PortRule[] {
   const rules: PortRule[] = [];
   const add = (protocol: Protocol, ports: [number, number], comment: string, from = cluster) => rules.push({ protocol, ports, from, comment });
   for (const port of [...new Set(p.sshPorts)].sort((a, b) => a - b)) add("tcp", [port, port], "ssh", [...new Set([...cluster, ...p.controllerAddresses])]);
-  if (p.roles.storage) {
-    add("tcp", [3300, 3300], "ceph-mon-msgr2");
-    add("tcp", [6789, 6789], "ceph-mon");
-    add("tcp", [6800, 7300], "ceph-osd-mgr-mds");
-  }
-  if (p.roles.kubernetes) {
-    add("tcp", [6443, 6443], "kube-apiserver");
-    add("tcp", [2379, 2380], "etcd");
-    add("tcp", [10250, 10250], "kubelet");
-    add("tcp", p.nodePorts, "kube-nodeports-tcp");
-    add("udp", p.nodePorts, "kube-nodeports-udp");
-    add("tcp", [179, 179], "calico-bgp");
-    add("udp", [4789, 4789], "calico-vxlan");
-    add("tcp", [5473, 5473], "calico-typha");
-    rules.push({ protocol: "ipip", from: cluster, comment: "calico-ipip" });
-    if (p.wireguard) add("udp", [51820, 51821], "calico-wireguard");
-  }
-  if (p.roles.virtualization) add("tcp", [9090, 9090], "cockpit");
+  for (const r of p.roleRules) rules.push({ ...r, from: r.from ?? cluster });
   p.extraRules.forEach((r, i) => add(r.protocol ?? "tcp", parsePortRange(r.port)!, r.comment ?? `extra-${i}`, r.from ?? cluster));
   return rules;
 }

@@ -1,13 +1,15 @@
 import * as pulumi from "@pulumi/pulumi";
 import { RemoteStep, type ResolvedHost } from "../host/index.js";
+import { checkSettings } from "../config/problems.js";
+import { alreadyValidated } from "../config/trusted.js";
+import { securityRules, securitySchema } from "./schema.js";
 import { DEFAULT_RELEASE, type DebianRelease } from "../base/sources.js";
 import {
-  DEFAULT_NODE_PORTS, DEFAULT_TRUSTED_INTERFACES, FIREWALL_BACKENDS, isCanonicalCidr, isCidr, parsePortRange,
-  renderNftables, renderUfwRules, type FirewallBackend, type FirewallPolicy, type FirewallRule,
+  DEFAULT_TRUSTED_INTERFACES,
+  type FirewallBackend, type FirewallPolicy, type FirewallRule, type RoleRule,
 } from "./firewall.js";
-import { MANAGED_SSHD_KEYWORDS, ROOT_LOGIN_POLICIES, SSHD_KEYWORD, renderSshdConfig, type RootLoginPolicy } from "./sshd.js";
-import { renderIgnoreIp, renderJail } from "./fail2ban.js";
-import { DEFAULT_HELD_PACKAGES, HOLD_HELPER, PERIODIC, isPackageGlob, renderUnattendedUpgrades } from "./upgrades.js";
+import type { RootLoginPolicy } from "./sshd.js";
+import { fail2banStep, firewallStep, sshdStep, upgradesStep } from "./steps.js";
 
 /** Security settings of a node (stack config `security`). Every field is optional. */
 export interface SecuritySettings {
@@ -56,62 +58,24 @@ export interface HostSecurityArgs extends SecuritySettings {
   host: ResolvedHost;
   /** Debian release (names the security suite unattended-upgrades follows). @default "bookworm" */
   release?: DebianRelease;
-  /** Which role ports the firewall opens (from the node's profile layers). @default all false */
-  roles?: { storage?: boolean; kubernetes?: boolean; virtualization?: boolean };
+  /** Ports the node's other layers need open (DebVisorNode passes its layers' contributions). @default [] (SSH and extraRules only) */
+  roleRules?: RoleRule[];
+  /**
+   * Packages the node's layers version themselves: held and left out of unattended-upgrades,
+   * before `heldPackages` (DebVisorNode passes every layer's: `DEFAULT_HELD_PACKAGES`). @default []
+   */
+  layerPackages?: string[];
 }
 
-const FIND_TIME = /^\d+[smhdw]?$/;
-const USER = /^[a-z_][a-z0-9_-]{0,31}$/;
-
-/** Throws an error naming the field and the value. */
+/** Throws a ConfigError naming each bad field and its value. */
 export function validateSecuritySettings(s: SecuritySettings, field = "security", provisioningUser?: string): void {
-  const fail = (f: string, msg: string, v: unknown): never => {
-    throw new Error(`${field}.${f}: ${msg}, got ${JSON.stringify(v)}`);
-  };
-  if (s.firewall !== undefined && !FIREWALL_BACKENDS.includes(s.firewall)) fail("firewall", `must be one of ${FIREWALL_BACKENDS.join(", ")}`, s.firewall);
-  for (const f of ["clusterNetworks", "controllerAddresses"] as const) {
-    (s[f] ?? []).forEach((c, i) => {
-      if (!isCidr(c)) fail(`${f}[${i}]`, "not an IP address or CIDR network", c);
-      if (!isCanonicalCidr(c)) fail(`${f}[${i}]`, "host bits set: use the network address", c);
-    });
-  }
-  if (s.nodePorts !== undefined) {
-    const r = parsePortRange(s.nodePorts);
-    if (!r || r[0] === r[1] || typeof s.nodePorts !== "string") fail("nodePorts", 'must be a port range "first-last"', s.nodePorts);
-  }
-  (s.extraRules ?? []).forEach((r, i) => {
-    const f = `extraRules[${i}]`;
-    if (r === null || typeof r !== "object") fail(f, "must be an object", r);
-    if (parsePortRange(r.port) === undefined) fail(`${f}.port`, 'must be a port 1-65535 or a range "first-last"', r.port);
-    if (r.protocol !== undefined && r.protocol !== "tcp" && r.protocol !== "udp") fail(`${f}.protocol`, "must be tcp or udp", r.protocol);
-    (r.from ?? []).forEach((c, j) => {
-      if (!isCidr(c) || !isCanonicalCidr(c)) fail(`${f}.from[${j}]`, "not an IP address or CIDR network", c);
-    });
-    if (r.from !== undefined && r.from.length === 0) fail(`${f}.from`, "must name at least one network (leave it out for the cluster networks)", r.from);
-    if (r.comment !== undefined && !/^[A-Za-z0-9 ._:-]{1,64}$/.test(r.comment)) fail(`${f}.comment`, "must be 1-64 letters, digits, space, . _ : -", r.comment);
-  });
-  (s.trustedInterfaces ?? []).forEach((n, i) => {
-    if (!/^[A-Za-z0-9._-]{1,15}\*?$/.test(n)) fail(`trustedInterfaces[${i}]`, "not an interface name (a trailing * is a wildcard)", n);
-  });
-  if (s.permitRootLogin !== undefined && !ROOT_LOGIN_POLICIES.includes(s.permitRootLogin)) fail("permitRootLogin", `must be one of ${ROOT_LOGIN_POLICIES.join(", ")}`, s.permitRootLogin);
-  if (provisioningUser === "root" && s.permitRootLogin === "no") {
-    fail("permitRootLogin", "would lock out the provisioning user root (log in as a sudoer, or keep prohibit-password)", s.permitRootLogin);
-  }
-  (s.sshAllowUsers ?? []).forEach((u, i) => {
-    if (!USER.test(u)) fail(`sshAllowUsers[${i}]`, "not a valid user name", u);
-  });
-  for (const [k, v] of Object.entries(s.sshdSettings ?? {})) {
-    if (!SSHD_KEYWORD.test(k)) fail(`sshdSettings.${k}`, "not an sshd_config keyword", k);
-    if (MANAGED_SSHD_KEYWORDS.includes(k.toLowerCase())) fail(`sshdSettings.${k}`, "is managed by DebVisor (use permitRootLogin / sshAllowUsers)", v);
-    if (typeof v !== "string" || v.trim() === "" || /[\n\r#]/.test(v)) fail(`sshdSettings.${k}`, "must be a one-line value", v);
-  }
-  if (s.fail2banMaxRetry !== undefined && !(Number.isInteger(s.fail2banMaxRetry) && s.fail2banMaxRetry >= 1 && s.fail2banMaxRetry <= 100)) fail("fail2banMaxRetry", "must be an integer from 1 to 100", s.fail2banMaxRetry);
-  for (const f of ["fail2banFindTime", "fail2banBanTime"] as const) {
-    if (s[f] !== undefined && !FIND_TIME.test(s[f]!)) fail(f, 'must be a fail2ban time like "600", "10m", "1h", "1d"', s[f]);
-  }
-  (s.heldPackages ?? []).forEach((p, i) => {
-    if (!isPackageGlob(p)) fail(`heldPackages[${i}]`, "not a package name or glob", p);
-  });
+  checkSettings(securitySchema, s, field, (v) => securityRules(v, provisioningUser));
+}
+
+/** The settings part of HostSecurityArgs. */
+function securitySettingsOf(args: HostSecurityArgs): SecuritySettings {
+  const { host: _h, release: _r, roleRules: _o, layerPackages: _p, ...settings } = args;
+  return settings;
 }
 
 /** The firewall policy of one node, defaults applied. */
@@ -120,9 +84,7 @@ export function firewallPolicy(args: HostSecurityArgs): FirewallPolicy {
     clusterNetworks: args.clusterNetworks ?? [],
     controllerAddresses: args.controllerAddresses ?? [],
     sshPorts: [args.host.port],
-    roles: { storage: args.roles?.storage ?? false, kubernetes: args.roles?.kubernetes ?? false, virtualization: args.roles?.virtualization ?? false },
-    nodePorts: (args.nodePorts === undefined ? undefined : parsePortRange(args.nodePorts)) ?? DEFAULT_NODE_PORTS,
-    wireguard: args.wireguard ?? false,
+    roleRules: args.roleRules ?? [],
     trustedInterfaces: args.trustedInterfaces ?? DEFAULT_TRUSTED_INTERFACES,
     extraRules: args.extraRules ?? [],
   };
@@ -144,54 +106,26 @@ export class HostSecurity extends pulumi.ComponentResource {
 
   constructor(name: string, args: HostSecurityArgs, opts?: pulumi.ComponentResourceOptions) {
     // Validate before super(): bad input must register nothing.
-    validateSecuritySettings(args, "security", args.host.user);
+    if (!alreadyValidated(args)) validateSecuritySettings(securitySettingsOf(args), "security", args.host.user);
     super("debvisor:security:HostSecurity", name, {}, opts);
     const host = args.host;
     const policy = firewallPolicy(args);
     const controller = args.controllerAddresses ?? [];
     this.firewall = args.firewall ?? "nftables";
 
-    const held = [...new Set([...DEFAULT_HELD_PACKAGES, ...(args.heldPackages ?? [])])];
+    const held = [...new Set([...(args.layerPackages ?? []), ...(args.heldPackages ?? [])])];
+    // Children do not inherit the layer's dependsOn: the first step takes it.
     const upgrades = new RemoteStep(`${name}-upgrades`, {
-      host, script: "security/upgrades.sh",
-      params: {
-        DV_CONF: renderUnattendedUpgrades({ release: args.release ?? DEFAULT_RELEASE, securityOnly: args.securityUpdatesOnly ?? true, held }),
-        DV_PERIODIC: PERIODIC,
-        DV_HOLD: held.join(" "),
-        DV_HOOK: HOLD_HELPER,
-      },
-      // Children do not inherit the layer's dependsOn: the first step takes it.
+      host, ...upgradesStep({ release: args.release ?? DEFAULT_RELEASE, securityOnly: args.securityUpdatesOnly ?? true, held }),
     }, { parent: this, dependsOn: opts?.dependsOn });
-
     const fail2ban = new RemoteStep(`${name}-fail2ban`, {
-      host, script: "security/fail2ban.sh",
-      params: {
-        DV_JAIL: renderJail({ sshPorts: policy.sshPorts, maxRetry: args.fail2banMaxRetry ?? 5, findTime: args.fail2banFindTime ?? "10m", banTime: args.fail2banBanTime ?? "1h" }),
-        DV_IGNORE: renderIgnoreIp(controller),
-      },
+      host, ...fail2banStep({ sshPorts: policy.sshPorts, maxRetry: args.fail2banMaxRetry ?? 5, findTime: args.fail2banFindTime ?? "10m", banTime: args.fail2banBanTime ?? "1h" }, controller),
     }, { parent: this, dependsOn: [upgrades.command] });
-
-    const nft = renderNftables(policy);
-    const ufw = renderUfwRules(policy);
-    this.firewallRules = this.firewall === "nftables" ? nft : ufw.rules.join("\n");
-    const firewall = new RemoteStep(`${name}-firewall`, {
-      host, script: "security/firewall.sh",
-      params: {
-        DV_BACKEND: this.firewall,
-        DV_NFT: this.firewall === "nftables" ? nft : "",
-        DV_UFW_RULES: this.firewall === "ufw" ? ufw.rules.join("\n") : "",
-        DV_UFW_IPIP: this.firewall === "ufw" ? ufw.ipipFrom.join(" ") : "",
-      },
-    }, { parent: this, dependsOn: [fail2ban.command] });
-
-    const permitRoot = args.permitRootLogin ?? "prohibit-password";
+    const firewallSpec = firewallStep(this.firewall, policy);
+    this.firewallRules = this.firewall === "nftables" ? firewallSpec.params.DV_NFT : firewallSpec.params.DV_UFW_RULES;
+    const firewall = new RemoteStep(`${name}-firewall`, { host, ...firewallSpec }, { parent: this, dependsOn: [fail2ban.command] });
     const sshd = new RemoteStep(`${name}-sshd`, {
-      host, script: "security/sshd.sh",
-      params: {
-        DV_SSHD_CONF: renderSshdConfig({ permitRootLogin: permitRoot, allowUsers: args.sshAllowUsers ?? [], settings: args.sshdSettings ?? {}, provisioningUser: host.user }),
-        DV_USER: host.user,
-        DV_PERMIT_ROOT: permitRoot,
-      },
+      host, ...sshdStep({ permitRootLogin: args.permitRootLogin ?? "prohibit-password", allowUsers: args.sshAllowUsers ?? [], settings: args.sshdSettings ?? {}, provisioningUser: host.user }),
     }, { parent: this, dependsOn: [firewall.command] });
 
     this.ready = sshd.command;

@@ -1,5 +1,4 @@
-/** Packages DebVisor versions itself: held, and excluded from unattended-upgrades. */
-export const DEFAULT_HELD_PACKAGES = ["kubelet", "kubeadm", "kubectl", "containerd", "containerd.io", "ceph*", "librados*", "librbd*", "libcephfs*", "python3-ceph*", "python3-rados", "python3-rbd", "python3-cephfs", "python3-rgw", "radosgw", "rbd-*", "zfs*", "libzfs*", "libzpool*", "libnvpair*", "libuutil*"];
+import { loadScript } from "../host/scripts.js";
 
 const PACKAGE_GLOB = /^[a-z0-9][a-z0-9+.*-]*$/;
 export function isPackageGlob(value: string): boolean {
@@ -60,30 +59,4 @@ export const PERIODIC = [
  * upgrades step: holds the installed packages that match /etc/debvisor/held-packages.
  * Inside apt the dpkg frontend lock is apt's own, so dpkg is told it is already held.
  */
-export const HOLD_HELPER = `#!/bin/sh
-# Managed by DebVisor: holds the installed packages named (as shell globs) in
-# /etc/debvisor/held-packages. Prints the packages it newly held.
-set -eu
-patterns=$(cat /etc/debvisor/held-packages 2>/dev/null || true)
-[ -n "$patterns" ] || exit 0
-held=$(dpkg-query -W -f='\${db:Status-Want} \${Package}\\n' 2>/dev/null | awk '$1 == "hold" {print $2}')
-new=""
-for pkg in $(dpkg-query -W -f='\${db:Status-Status} \${Package}\\n' 2>/dev/null | awk '$1 == "installed" {print $2}'); do
-  for pat in $patterns; do
-    # shellcheck disable=SC2254
-    case "$pkg" in $pat)
-      if ! printf '%s\\n' "$held" | grep -qxF "$pkg"; then new="$new $pkg"; fi
-      break ;;
-    esac
-  done
-done
-[ -n "$new" ] || exit 0
-if [ "\${1:-}" = standalone ]; then
-  # shellcheck disable=SC2086
-  printf '%s hold\\n' $new | dpkg --set-selections
-else
-  # shellcheck disable=SC2086
-  printf '%s hold\\n' $new | DPKG_FRONTEND_LOCKED=1 dpkg --set-selections
-fi
-echo "\${new# }"
-`;
+export const HOLD_HELPER = loadScript("security/files/hold-packages.sh");

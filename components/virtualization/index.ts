@@ -1,3 +1,5 @@
 export * from "./libvirt.js";
 export * from "./virtualization.js";
 export * from "./vm.js";
+export * from "./layer.js";
+export * from "./schema.js";

@@ -1,11 +1,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import { RemoteStep, type ResolvedHost } from "../host/index.js";
+import { checkSettings } from "../config/problems.js";
+import { alreadyValidated, settingsOf, trusted } from "../config/trusted.js";
+import { virtualizationRules, virtualizationSchema } from "./schema.js";
 import {
-  INTERFACE_NAME, LIBVIRT_OBJECT_NAME, NETWORK_MODES, POOL_IGNORED_PATHS, POOL_PATH, POOL_TYPES, XML_MATCH,
-  networkIgnoredPaths, parseIpv4, parseSubnet, renderNetworkXml, renderPoolXml,
+  POOL_IGNORED_PATHS, XML_MATCH, networkIgnoredPaths, renderNetworkXml, renderPoolXml,
   type LibvirtNetwork, type LibvirtPool,
 } from "./libvirt.js";
-import { VirtualMachine, validateVmSettings, type VmSettings } from "./vm.js";
+import { VirtualMachine, type VmSettings } from "./vm.js";
 
 /** Virtualization settings of a node (stack config `virtualization`). Every field is optional. */
 export interface VirtualizationSettings {
@@ -80,104 +82,9 @@ export function virtualizationPackages(cockpit: boolean): string[] {
   return [...VIRTUALIZATION_PACKAGES, ...(cockpit ? COCKPIT_PACKAGES : [])];
 }
 
-/** Throws an error naming the field and the value. */
+/** Throws a ConfigError naming each bad field and its value. */
 export function validateVirtualizationSettings(s: VirtualizationSettings, field = "virtualization"): void {
-  const fail = (f: string, msg: string, v: unknown): never => {
-    throw new Error(`${field}.${f}: ${msg}, got ${JSON.stringify(v)}`);
-  };
-  if (s === null || typeof s !== "object") throw new Error(`${field}: must be an object, got ${JSON.stringify(s)}`);
-  for (const f of ["allowEmulation", "nested", "cockpit"] as const) {
-    if (s[f] !== undefined && typeof s[f] !== "boolean") fail(f, "must be true or false", s[f]);
-  }
-  if (s.networks !== undefined && !Array.isArray(s.networks)) fail("networks", "must be a list", s.networks);
-  if (s.pools !== undefined && !Array.isArray(s.pools)) fail("pools", "must be a list", s.pools);
-  if (s.vms !== undefined && !Array.isArray(s.vms)) fail("vms", "must be a list", s.vms);
-
-  const names = new Map<string, number>();
-  const bridges = new Map<string, number>();
-  const subnets: { i: number; lo: number; hi: number }[] = [];
-  (s.networks ?? []).forEach((n, i) => {
-    const f = `networks[${i}]`;
-    if (n === null || typeof n !== "object") fail(f, "must be an object", n);
-    for (const k of Object.keys(n)) {
-      if (!["name", "mode", "bridge", "subnet", "dhcp", "autostart"].includes(k)) fail(`${f}.${k}`, "unknown field", (n as any)[k]);
-    }
-    if (typeof n.name !== "string" || !LIBVIRT_OBJECT_NAME.test(n.name)) fail(`${f}.name`, "must be 1-50 letters, digits, _ . - (starting with a letter or digit)", n.name);
-    if (names.has(n.name)) fail(`${f}.name`, `duplicate of networks[${names.get(n.name)}].name`, n.name);
-    names.set(n.name, i);
-    if (!NETWORK_MODES.includes(n.mode)) fail(`${f}.mode`, `must be one of ${NETWORK_MODES.join(", ")}`, n.mode);
-    if (n.bridge !== undefined && (typeof n.bridge !== "string" || !INTERFACE_NAME.test(n.bridge))) fail(`${f}.bridge`, "not an interface name (at most 15 letters, digits, _ . -)", n.bridge);
-    if (n.autostart !== undefined && typeof n.autostart !== "boolean") fail(`${f}.autostart`, "must be true or false", n.autostart);
-    if (n.mode === "bridge") {
-      if (n.subnet !== undefined) fail(`${f}.subnet`, "not used in bridge mode (addresses come from the bridged network)", n.subnet);
-      if (n.dhcp !== undefined) fail(`${f}.dhcp`, "not used in bridge mode (addresses come from the bridged network)", n.dhcp);
-      return;
-    }
-    if (n.bridge !== undefined) {
-      if (bridges.has(n.bridge)) fail(`${f}.bridge`, `already the bridge of networks[${bridges.get(n.bridge)}]`, n.bridge);
-      bridges.set(n.bridge, i);
-    }
-    if (n.subnet === undefined) fail(`${f}.subnet`, `required for a ${n.mode} network (an IPv4 CIDR like 192.168.100.0/24)`, n.subnet);
-    const sub = parseSubnet(n.subnet!);
-    if (!sub) fail(`${f}.subnet`, "must be an IPv4 network in CIDR form with a prefix from /8 to /30 and no host bits", n.subnet);
-    const lo = sub!.network;
-    const hi = sub!.last + 1;
-    const clash = subnets.find((o) => lo <= o.hi && o.lo <= hi);
-    if (clash) fail(`${f}.subnet`, `overlaps networks[${clash.i}].subnet`, n.subnet);
-    subnets.push({ i, lo, hi });
-    if (n.dhcp !== undefined) {
-      if (n.dhcp === null || typeof n.dhcp !== "object") fail(`${f}.dhcp`, "must be { start, end }", n.dhcp);
-      for (const k of Object.keys(n.dhcp)) if (k !== "start" && k !== "end") fail(`${f}.dhcp.${k}`, "unknown field", (n.dhcp as any)[k]);
-      const ends: number[] = [];
-      for (const k of ["start", "end"] as const) {
-        const a = parseIpv4(n.dhcp[k]);
-        if (a === undefined) fail(`${f}.dhcp.${k}`, "not an IPv4 address", n.dhcp[k]);
-        if (a! <= sub!.first || a! > sub!.last) fail(`${f}.dhcp.${k}`, `must be inside ${n.subnet} and after the host's address (the first one)`, n.dhcp[k]);
-        ends.push(a!);
-      }
-      if (ends[0] > ends[1]) fail(`${f}.dhcp`, "start must not come after end", n.dhcp);
-    }
-  });
-
-  const poolNames = new Map<string, number>();
-  const paths = new Map<string, number>();
-  (s.pools ?? []).forEach((p, i) => {
-    const f = `pools[${i}]`;
-    if (p === null || typeof p !== "object") fail(f, "must be an object", p);
-    for (const k of Object.keys(p)) {
-      if (!["name", "type", "path", "autostart"].includes(k)) fail(`${f}.${k}`, "unknown field", (p as any)[k]);
-    }
-    if (typeof p.name !== "string" || !LIBVIRT_OBJECT_NAME.test(p.name)) fail(`${f}.name`, "must be 1-50 letters, digits, _ . - (starting with a letter or digit)", p.name);
-    if (poolNames.has(p.name)) fail(`${f}.name`, `duplicate of pools[${poolNames.get(p.name)}].name`, p.name);
-    poolNames.set(p.name, i);
-    if (!POOL_TYPES.includes(p.type)) fail(`${f}.type`, `must be one of ${POOL_TYPES.join(", ")} (ZFS and RBD pools come from the storage layer)`, p.type);
-    if (typeof p.path !== "string" || !POOL_PATH.test(p.path) || p.path.split("/").some((c) => c === "." || c === "..")) {
-      fail(`${f}.path`, "must be an absolute directory path (no spaces, no . or .. components, no trailing /)", p.path);
-    }
-    if (["/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/proc", "/run", "/sbin", "/sys", "/usr", "/var", "/tmp", "/home", "/root", "/srv", "/opt", "/mnt", "/media"].includes(p.path)) {
-      fail(`${f}.path`, "is a system directory: use a directory of its own (e.g. /srv/vm-images)", p.path);
-    }
-    if (paths.has(p.path)) fail(`${f}.path`, `already the path of pools[${paths.get(p.path)}]`, p.path);
-    paths.set(p.path, i);
-    if (p.autostart !== undefined && typeof p.autostart !== "boolean") fail(`${f}.autostart`, "must be true or false", p.autostart);
-  });
-
-  const vmNames = new Map<string, number>();
-  (s.vms ?? []).forEach((vm, i) => {
-    const f = `vms[${i}]`;
-    validateVmSettings(vm, `${field}.${f}`);
-    if (vmNames.has(vm.name)) fail(`${f}.name`, `duplicate of vms[${vmNames.get(vm.name)}].name`, vm.name);
-    vmNames.set(vm.name, i);
-    (vm.nics ?? []).forEach((n, j) => {
-      if (n.network !== undefined && !names.has(n.network)) {
-        fail(`${f}.nics[${j}].network`, `not a network of virtualization.networks (defined: ${[...names.keys()].join(", ") || "none"})`, n.network);
-      }
-    });
-    (vm.disks ?? []).forEach((d, j) => {
-      const pool = d.pool ?? "default";
-      if (!poolNames.has(pool)) fail(`${f}.disks[${j}].pool`, `not a pool of virtualization.pools (defined: ${[...poolNames.keys()].join(", ") || "none"})`, pool);
-    });
-  });
+  checkSettings(virtualizationSchema, s, field, virtualizationRules);
 }
 
 /** Parameters of a network's step. */
@@ -213,7 +120,7 @@ export class VirtualizationHost extends pulumi.ComponentResource {
 
   constructor(name: string, args: VirtualizationHostArgs, opts?: pulumi.ComponentResourceOptions) {
     // Validate before super(): bad input must register nothing.
-    validateVirtualizationSettings(args, "virtualization");
+    if (!alreadyValidated(args)) validateVirtualizationSettings(settingsOf(args), "virtualization");
     super("debvisor:virtualization:VirtualizationHost", name, {}, opts);
     const host = args.host;
     const allowEmulation = args.allowEmulation ?? false;
@@ -262,7 +169,7 @@ export class VirtualizationHost extends pulumi.ComponentResource {
     // VMs after libvirtd, the networks and the pools (and after Cockpit: `last`).
     this.vms = {};
     for (const vm of args.vms ?? []) {
-      last = this.vms[vm.name] = new VirtualMachine(`${name}-vm-${vm.name}`, { ...vm, host, emulation: allowEmulation }, {
+      last = this.vms[vm.name] = new VirtualMachine(`${name}-vm-${vm.name}`, trusted({ ...vm, host, emulation: allowEmulation }), {
         parent: this, dependsOn: [libvirtd.command, ...Object.values(this.networks), ...Object.values(this.pools), last],
       });
     }

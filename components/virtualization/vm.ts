@@ -2,13 +2,15 @@ import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "node:crypto";
 import { XMLBuilder } from "fast-xml-parser";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
-import { RemoteStep, isPublicKey, type ResolvedHost } from "../host/index.js";
+import { RemoteStep, type ResolvedHost } from "../host/index.js";
+import { checkSettings } from "../config/problems.js";
+import { alreadyValidated } from "../config/trusted.js";
+import { BRIDGE_NAME, DISK_FORMATS, DISK_NAME, FIRMWARES, HOSTNAME, IMAGE_PATH, LIBVIRT_NAME, MAC, VM_NAME, vmRules, vmSchema } from "./schema.js";
 
 /** Firmware a VM boots with: `uefi` is OVMF (edk2), `bios` is SeaBIOS. */
-export const FIRMWARES = ["uefi", "bios"] as const;
+export { FIRMWARES, DISK_FORMATS, VM_NAME, DISK_NAME, LIBVIRT_NAME, BRIDGE_NAME, IMAGE_PATH, MAC, HOSTNAME };
 export type Firmware = (typeof FIRMWARES)[number];
 /** Disk image formats: qcow2 for file pools (dir, fs, netfs), raw for block pools (logical, zfs). */
-export const DISK_FORMATS = ["qcow2", "raw"] as const;
 export type DiskFormat = (typeof DISK_FORMATS)[number];
 
 /** One disk of a VM: a volume `<vm>-<disk>` in a libvirt storage pool, created when missing and never overwritten. */
@@ -113,91 +115,11 @@ export interface ResolvedVm {
   emulation: boolean;
 }
 
-export const VM_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
-export const DISK_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
-/** libvirt pool and network names DebVisor accepts. */
-export const LIBVIRT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-export const BRIDGE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,14}$/;
-export const IMAGE_PATH = /^\/[A-Za-z0-9._+\/-]+$/;
-export const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
-export const HOSTNAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-const MAX_DISKS = 20;
 const SERIAL_LOG_DIR = "/var/log/libvirt/qemu";
 
-/** Throws an error naming the field and the value (`virtualization.vms[0].firmware: ...`). */
+/** Throws a ConfigError naming each bad field and its value (`virtualization.vms[0].firmware: ...`). */
 export function validateVmSettings(vm: VmSettings, field = "vm"): void {
-  const fail = (f: string, msg: string, v: unknown): never => {
-    throw new Error(`${field}${f}: ${msg}, got ${JSON.stringify(v)}`);
-  };
-  if (vm === null || typeof vm !== "object") fail("", "must be an object", vm);
-  if (typeof vm.name !== "string" || !VM_NAME.test(vm.name)) fail(".name", "must be 1-63 letters, digits, . _ - starting with a letter or digit", vm.name);
-  const intIn = (f: string, v: unknown, min: number, max: number) => {
-    if (v !== undefined && !(typeof v === "number" && Number.isInteger(v) && v >= min && v <= max)) fail(f, `must be an integer from ${min} to ${max}`, v);
-  };
-  intIn(".vcpus", vm.vcpus, 1, 512);
-  intIn(".memoryMiB", vm.memoryMiB, 64, 16 * 1024 * 1024);
-  intIn(".shutdownTimeoutSeconds", vm.shutdownTimeoutSeconds, 0, 3600);
-  if (vm.firmware !== undefined && !FIRMWARES.includes(vm.firmware)) fail(".firmware", "must be uefi or bios", vm.firmware);
-  for (const f of ["autostart", "running", "deleteDisksOnDestroy"] as const) {
-    if (vm[f] !== undefined && typeof vm[f] !== "boolean") fail(`.${f}`, "must be true or false", vm[f]);
-  }
-  const disks = vm.disks ?? [];
-  if (!Array.isArray(disks)) fail(".disks", "must be a list", disks);
-  if (disks.length > MAX_DISKS) fail(".disks", `at most ${MAX_DISKS} disks`, disks.length);
-  const diskNames = new Set<string>();
-  disks.forEach((d, i) => {
-    const f = `.disks[${i}]`;
-    if (d === null || typeof d !== "object") fail(f, "must be an object", d);
-    if (typeof d.name !== "string" || !DISK_NAME.test(d.name)) fail(`${f}.name`, "must be 1-32 letters, digits, _ - starting with a letter or digit", d.name);
-    if (diskNames.has(d.name)) fail(`${f}.name`, "is used by another disk of this VM", d.name);
-    if (d.name === "seed") fail(`${f}.name`, "is reserved for the cloud-init seed", d.name);
-    diskNames.add(d.name);
-    intIn(`${f}.sizeGiB`, d.sizeGiB, 1, 65536);
-    if (d.sizeGiB === undefined) fail(`${f}.sizeGiB`, "is required", d.sizeGiB);
-    if (d.pool !== undefined && (typeof d.pool !== "string" || !LIBVIRT_NAME.test(d.pool))) fail(`${f}.pool`, "not a libvirt pool name", d.pool);
-    if (d.baseImage !== undefined && (typeof d.baseImage !== "string" || !IMAGE_PATH.test(d.baseImage) || d.baseImage.split("/").includes(".."))) {
-      fail(`${f}.baseImage`, "must be an absolute path on the host (letters, digits, . _ + - /)", d.baseImage);
-    }
-    if (d.format !== undefined && !DISK_FORMATS.includes(d.format)) fail(`${f}.format`, "must be qcow2 or raw", d.format);
-  });
-  const nics = vm.nics ?? [];
-  if (!Array.isArray(nics)) fail(".nics", "must be a list", nics);
-  const macs = new Set<string>();
-  nics.forEach((n, i) => {
-    const f = `.nics[${i}]`;
-    if (n === null || typeof n !== "object") fail(f, "must be an object", n);
-    const hasBridge = n.bridge !== undefined;
-    const hasNetwork = n.network !== undefined;
-    if (hasBridge === hasNetwork) fail(f, "must name exactly one of bridge or network", n);
-    if (hasBridge && (typeof n.bridge !== "string" || !BRIDGE_NAME.test(n.bridge))) fail(`${f}.bridge`, "not an interface name (1-15 letters, digits, . _ -)", n.bridge);
-    if (hasNetwork && (typeof n.network !== "string" || !LIBVIRT_NAME.test(n.network))) fail(`${f}.network`, "not a libvirt network name", n.network);
-    intIn(`${f}.vlan`, n.vlan, 1, 4094);
-    if (n.mac !== undefined) {
-      if (typeof n.mac !== "string" || !MAC.test(n.mac)) fail(`${f}.mac`, "must be a lowercase MAC address like 52:54:00:12:34:56", n.mac);
-      if (parseInt(n.mac.slice(0, 2), 16) & 1) fail(`${f}.mac`, "is a multicast address", n.mac);
-      if (macs.has(n.mac)) fail(`${f}.mac`, "is used by another NIC of this VM", n.mac);
-      macs.add(n.mac);
-    }
-  });
-  const ci = vm.cloudInit;
-  if (ci !== undefined) {
-    if (ci === null || typeof ci !== "object") fail(".cloudInit", "must be an object", ci);
-    if (disks.length === 0) fail(".cloudInit", "needs at least one disk (the seed ISO is stored in the first disk's pool)", ci);
-    if (ci.hostname !== undefined && (typeof ci.hostname !== "string" || !HOSTNAME.test(ci.hostname))) fail(".cloudInit.hostname", "not a host name (lowercase letters, digits, -)", ci.hostname);
-    (ci.sshAuthorizedKeys ?? []).forEach((k, i) => {
-      if (typeof k !== "string" || !isPublicKey(k) || /[\r\n]/.test(k)) fail(`.cloudInit.sshAuthorizedKeys[${i}]`, "not an SSH public key line", k);
-    });
-    if (ci.userData !== undefined) {
-      if (typeof ci.userData !== "string" || !/^#cloud-config[ \t]*\r?\n?/.test(ci.userData)) fail(".cloudInit.userData", "must be a #cloud-config document (first line #cloud-config)", ci.userData);
-      let doc: unknown;
-      try {
-        doc = parseYaml(ci.userData);
-      } catch (e) {
-        fail(".cloudInit.userData", `is not valid YAML (${(e as Error).message.split("\n")[0]})`, ci.userData);
-      }
-      if (doc !== null && doc !== undefined && (typeof doc !== "object" || Array.isArray(doc))) fail(".cloudInit.userData", "must be a YAML mapping", ci.userData);
-    }
-  }
+  checkSettings(vmSchema, vm, field, (v) => vmRules(v));
 }
 
 /** A stable locally administered MAC in QEMU's 52:54:00 range, from the VM name and NIC index. */
@@ -369,7 +291,10 @@ export class VirtualMachine extends pulumi.ComponentResource {
 
   constructor(name: string, args: VirtualMachineArgs, opts?: pulumi.ComponentResourceOptions) {
     // Validate before super(): bad input must register nothing.
-    validateVmSettings(args, "vm");
+    if (!alreadyValidated(args)) {
+      const { host: _h, emulation: _e, ...settings } = args;
+      validateVmSettings(settings, "vm");
+    }
     super("debvisor:virtualization:VirtualMachine", name, {}, opts);
     const vm = resolveVm(args);
     this.domainName = vm.name;

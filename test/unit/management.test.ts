@@ -13,6 +13,9 @@ const { DebVisorNode } = await import("../../components/index.js");
 const { loadStackConfig, deployStack } = await import("../../stacks/index.js");
 const { renderParams } = await import("../../components/host/index.js");
 const sec = await import("../../components/security/index.js");
+const storage = await import("../../components/storage/index.js");
+const { DEFAULT_HELD_PACKAGES } = await import("../../components/layers.js");
+const { roleRules } = await import("../support/roles.js");
 
 const host = { address: "10.213.0.11", user: "debvisor", privateKey: pulumi.secret(CANARY_KEY), hostKey: HOST_KEY };
 
@@ -69,15 +72,15 @@ describe("layers a node gets from its profile, under mocks", () => {
 
 describe("timer units and check scripts", () => {
   it("log one parseable line per run with a syslog priority, under the unit's identifier", () => {
-    const t = man.cephHealthTimer();
+    const t = storage.cephHealthTimer();
     expect(man.renderTimerService(t)).toContain("SyslogIdentifier=debvisor-ceph-health");
     expect(man.renderTimerService(t)).toContain("ExecStart=/usr/local/lib/debvisor/debvisor-ceph-health");
     expect(man.renderTimerUnit(t)).toMatch(/\[Timer\]\nOnCalendar=\*:0\/5\n/);
     expect(man.renderTimerUnit(t)).toContain("WantedBy=timers.target");
-    expect(man.CEPH_HEALTH_SCRIPT).toContain("ceph --connect-timeout 30 health --format json");
-    expect(man.CEPH_HEALTH_SCRIPT).toContain('echo "<6>$tag status=$status checks=$checks"');
-    expect(man.ZFS_SCRUB_SCRIPT).toContain("reason=zpool-missing");
-    expect(man.renderTimerUnit(man.zfsScrubTimer())).toContain("Persistent=true");
+    expect(storage.CEPH_HEALTH_SCRIPT).toContain("ceph --connect-timeout 30 health --format json");
+    expect(storage.CEPH_HEALTH_SCRIPT).toContain('echo "<6>$tag status=$status checks=$checks"');
+    expect(storage.ZFS_SCRUB_SCRIPT).toContain("reason=zpool-missing");
+    expect(man.renderTimerUnit(storage.zfsScrubTimer())).toContain("Persistent=true");
   });
   it("the first-boot unit runs once (marker) and is enabled for multi-user", () => {
     expect(man.FIRSTBOOT_SERVICE).toContain(`ConditionPathExists=!${man.FIRSTBOOT_MARKER}`);
@@ -96,7 +99,7 @@ describe("timer units and check scripts", () => {
 const hasShellcheck = spawnSync("shellcheck", ["--version"]).status === 0;
 describe.skipIf(!hasShellcheck)("host helper scripts pass shellcheck", () => {
   it.each([
-    ["ceph health", man.CEPH_HEALTH_SCRIPT], ["zfs scrub", man.ZFS_SCRUB_SCRIPT],
+    ["ceph health", storage.CEPH_HEALTH_SCRIPT], ["zfs scrub", storage.ZFS_SCRUB_SCRIPT],
     ["first-boot runner", man.FIRSTBOOT_RUNNER_SCRIPT], ["default provisioning", man.DEFAULT_PROVISION_SCRIPT],
   ])("%s", (_n, text) => {
     expect(execFileSync("shellcheck", ["-s", "sh", "-"], { input: text, encoding: "utf8" })).toBe("");
@@ -211,17 +214,17 @@ describe("step parameters survive the shell round trip", () => {
     return Object.fromEntries(Object.keys(params).map((k, i) => [k, out[i]]));
   };
   const policy = {
-    clusterNetworks: ["10.213.0.0/24"], controllerAddresses: ["10.213.0.1"], sshPorts: [22], roles: { storage: true, kubernetes: true, virtualization: true },
-    nodePorts: [30000, 32767] as [number, number], wireguard: true, trustedInterfaces: sec.DEFAULT_TRUSTED_INTERFACES, extraRules: [],
+    clusterNetworks: ["10.213.0.0/24"], controllerAddresses: ["10.213.0.1"], sshPorts: [22], roleRules: roleRules({ storage: true, kubernetes: true, virtualization: true }, { wireguard: true }),
+    trustedInterfaces: sec.DEFAULT_TRUSTED_INTERFACES, extraRules: [],
   };
   it.each([
     ["first boot", man.firstBootParams()],
-    ["ceph health timer", man.timerParams(man.cephHealthTimer())],
-    ["zfs scrub timer", man.timerParams(man.zfsScrubTimer(undefined, ["tank", "fast"]))],
+    ["ceph health timer", man.timerParams(storage.cephHealthTimer())],
+    ["zfs scrub timer", man.timerParams(storage.zfsScrubTimer(undefined, ["tank", "fast"]))],
     ["firewall", { DV_NFT: sec.renderNftables(policy), DV_UFW_RULES: sec.renderUfwRules(policy).rules.join("\n") }],
     ["sshd", { DV_SSHD_CONF: sec.renderSshdConfig({ permitRootLogin: "no", allowUsers: ["a"], settings: { Banner: "/etc/issue.net" }, provisioningUser: "debvisor" }) }],
     ["fail2ban", { DV_JAIL: sec.renderJail({ sshPorts: [22], maxRetry: 5, findTime: "10m", banTime: "1h" }) }],
-    ["upgrades", { DV_CONF: sec.renderUnattendedUpgrades({ release: "bookworm", securityOnly: true, held: sec.DEFAULT_HELD_PACKAGES }), DV_PERIODIC: sec.PERIODIC }],
+    ["upgrades", { DV_CONF: sec.renderUnattendedUpgrades({ release: "bookworm", securityOnly: true, held: DEFAULT_HELD_PACKAGES }), DV_PERIODIC: sec.PERIODIC }],
   ])("%s", (_n, params) => {
     expect(roundTrip(params)).toEqual(params);
   });

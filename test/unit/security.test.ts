@@ -2,16 +2,18 @@ import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { execFileSync, spawnSync } from "node:child_process";
 import { installMocks, parentName, type Registration } from "../support/mocks.js";
 import { CANARY_KEY, HOST_KEY } from "../support/fixtures.js";
+import { roleRules } from "../support/roles.js";
 
 const mocks = await installMocks();
 const pulumi = await import("@pulumi/pulumi");
 const sec = await import("../../components/security/index.js");
-const { DebVisorNode, resolveHost } = await import("../../components/index.js");
+const { DebVisorNode, resolveHost, DEFAULT_HELD_PACKAGES } = await import("../../components/index.js");
 
 const host = { address: "10.213.0.11", user: "debvisor", privateKey: pulumi.secret(CANARY_KEY), hostKey: HOST_KEY };
-const policy = (over: Partial<import("../../components/security/index.js").FirewallPolicy> = {}) => ({
+type Roles = { storage?: boolean; kubernetes?: boolean; virtualization?: boolean };
+const policy = ({ roles = {}, nodePorts, wireguard, ...over }: Partial<import("../../components/security/index.js").FirewallPolicy> & { roles?: Roles; nodePorts?: string; wireguard?: boolean } = {}) => ({
   clusterNetworks: ["10.213.0.0/24", "fd00:213::/64"], controllerAddresses: ["192.0.2.1"], sshPorts: [22],
-  roles: { storage: false, kubernetes: false, virtualization: false }, nodePorts: [30000, 32767] as [number, number], wireguard: false,
+  roleRules: roleRules(roles, { nodePorts, wireguard }),
   trustedInterfaces: sec.DEFAULT_TRUSTED_INTERFACES, extraRules: [], ...over,
 });
 const ports = (p: ReturnType<typeof policy>) => sec.firewallRules(p).map((r) => `${r.protocol}:${r.ports ? r.ports.join("-") : "-"}`);
@@ -31,7 +33,7 @@ describe("firewall rules per role", () => {
       "tcp:179-179", "udp:4789-4789", "tcp:5473-5473", "ipip:-",
     ]);
     expect(ports(policy({ ...k, wireguard: true }))).toContain("udp:51820-51821");
-    expect(ports(policy({ ...k, nodePorts: [31000, 31999] }))).toContain("tcp:31000-31999");
+    expect(ports(policy({ ...k, nodePorts: "31000-31999" }))).toContain("tcp:31000-31999");
   });
   it("virtualization opens Cockpit; extra rules come last with their own sources", () => {
     const p = policy({ roles: { storage: false, kubernetes: false, virtualization: true }, extraRules: [{ port: "8000-8100", protocol: "udp", from: ["198.51.100.0/24"], comment: "app" }, { port: 8443 }] });
@@ -101,7 +103,7 @@ describe("sshd, fail2ban and unattended-upgrades files", () => {
     expect(sec.renderIgnoreIp(["10.213.0.1"])).toBe("127.0.0.1/8 ::1 10.213.0.1");
   });
   it("unattended-upgrades: security only by default, no reboot, DebVisor's packages excluded", () => {
-    const u = sec.renderUnattendedUpgrades({ release: "trixie", securityOnly: true, held: sec.DEFAULT_HELD_PACKAGES });
+    const u = sec.renderUnattendedUpgrades({ release: "trixie", securityOnly: true, held: DEFAULT_HELD_PACKAGES });
     expect(u).toContain("#clear Unattended-Upgrade::Origins-Pattern;");
     expect(u).toContain('"origin=Debian,codename=trixie-security,label=Debian-Security";');
     expect(u).not.toMatch(/label=Debian";/);

@@ -9,7 +9,7 @@ const deps = { get: (name: string) => mocks.registrations.find((r) => r.name ===
 const pulumi = await import("@pulumi/pulumi");
 const virt = await import("../../components/virtualization/index.js");
 const { DebVisorNode, resolveHost } = await import("../../components/index.js");
-const { virtualizationSchema } = await import("../../stacks/virtualization-schema.js");
+const { virtualizationSchema } = await import("../../components/virtualization/schema.js");
 const { loadStackConfig } = await import("../../stacks/index.js");
 
 const host = { address: "10.213.0.11", user: "debvisor", privateKey: pulumi.secret(CANARY_KEY), hostKey: HOST_KEY };

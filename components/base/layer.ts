@@ -1,0 +1,16 @@
+import { trusted } from "../config/trusted.js";
+import type { LayerDescriptor } from "../layer.js";
+import { DebianBase } from "./debian-base.js";
+import { baseSchema } from "./schema.js";
+
+/** The Debian base layer: apt sources, base packages, locale, timezone, facts. On every node. */
+export const baseLayer: LayerDescriptor = {
+  name: "base",
+  always: true,
+  // In the stack config these fields sit directly on a node (release, mirror, packages, ...).
+  settings: { key: "base", schema: baseSchema },
+  build(node) {
+    const component = new DebianBase(`${node.name}-base`, trusted({ ...node.args.base, host: node.host }), { parent: node.parent });
+    return { component, ready: component.ready };
+  },
+};

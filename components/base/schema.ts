@@ -1,0 +1,25 @@
+import { z } from "zod";
+import { PACKAGE_NAME, isHttpUrl } from "../config/formats.js";
+import { RELEASES } from "./sources.js";
+
+const httpUrl = z.string().refine(isHttpUrl, "not an http(s) URL");
+const bool = z.boolean({ error: "must be true or false" });
+
+/**
+ * The Debian base layer's settings, field by field (`DebianBaseArgs` without the host).
+ * In the stack config they sit directly on a node (or in `defaults`).
+ */
+export const baseFields = {
+  release: z.enum(RELEASES, { error: `must be one of ${RELEASES.join(", ")}` }).optional(),
+  mirror: httpUrl.optional(),
+  securityMirror: httpUrl.optional(),
+  aptProxy: httpUrl.optional(),
+  contrib: bool.optional(),
+  nonFree: bool.optional(),
+  backports: bool.optional(),
+  packages: z.array(z.string().regex(PACKAGE_NAME, "not a Debian package name")).optional(),
+  locale: z.string().regex(/^[a-z]{2,3}_[A-Z]{2}\.UTF-8$/, "must look like en_US.UTF-8").optional(),
+  timezone: z.string().regex(/^[A-Za-z0-9_+-]+(\/[A-Za-z0-9_+-]+)*$/, "not a timezone name like UTC or Europe/Berlin").optional(),
+};
+
+export const baseSchema = z.strictObject(baseFields);

@@ -1,0 +1,24 @@
+/**
+ * Marks component args whose settings a DebVisorNode has already validated (as a whole,
+ * before registering anything), so the layer components it creates do not check the
+ * same object again. Internal: not exported from the package.
+ */
+export const VALIDATED: unique symbol = Symbol("debvisor.validated");
+
+export type Trusted = { [VALIDATED]?: true };
+
+/** True when `args` was handed over by a DebVisorNode that validated it. */
+export function alreadyValidated(args: object): boolean {
+  return (args as Trusted)[VALIDATED] === true;
+}
+
+/** Args handed to a component after their settings were validated by the caller. */
+export function trusted<T extends object>(args: T): T {
+  return { ...args, [VALIDATED]: true };
+}
+
+/** Copies args without the host (the settings part) for validation. */
+export function settingsOf<T extends { host?: unknown }>(args: T): Omit<T, "host"> {
+  const { host: _host, ...rest } = args;
+  return rest;
+}

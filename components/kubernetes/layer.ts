@@ -1,0 +1,29 @@
+import { DEFAULT_NODE_PORTS, parsePortRange, type RoleRule } from "../security/firewall.js";
+import type { LayerDescriptor } from "../layer.js";
+
+/**
+ * The Kubernetes layer (kubeadm, kubelet, Calico, CSI): not built yet. What it already
+ * contributes: the control-plane, kubelet, NodePort and Calico ports (NodePort range and
+ * WireGuard from the node's `security` settings), and its packages held.
+ */
+export const kubernetesLayer: LayerDescriptor = {
+  name: "kubernetes",
+  heldPackages: ["kubelet", "kubeadm", "kubectl"],
+  contribute: (args) => {
+    const s = args.security ?? {};
+    const nodePorts = (s.nodePorts === undefined ? undefined : parsePortRange(s.nodePorts)) ?? DEFAULT_NODE_PORTS;
+    const rules: RoleRule[] = [
+      { protocol: "tcp", ports: [6443, 6443], comment: "kube-apiserver" },
+      { protocol: "tcp", ports: [2379, 2380], comment: "etcd" },
+      { protocol: "tcp", ports: [10250, 10250], comment: "kubelet" },
+      { protocol: "tcp", ports: nodePorts, comment: "kube-nodeports-tcp" },
+      { protocol: "udp", ports: nodePorts, comment: "kube-nodeports-udp" },
+      { protocol: "tcp", ports: [179, 179], comment: "calico-bgp" },
+      { protocol: "udp", ports: [4789, 4789], comment: "calico-vxlan" },
+      { protocol: "tcp", ports: [5473, 5473], comment: "calico-typha" },
+      { protocol: "ipip", comment: "calico-ipip" },
+      ...(s.wireguard ? [{ protocol: "udp" as const, ports: [51820, 51821] as [number, number], comment: "calico-wireguard" }] : []),
+    ];
+    return { firewallRules: rules };
+  },
+};

@@ -1,0 +1,14 @@
+import { trusted } from "../config/trusted.js";
+import type { LayerDescriptor } from "../layer.js";
+import { HostNetwork } from "./network.js";
+import { networkRules, networkSchema } from "./schema.js";
+
+/** The network layer: br0, VLANs, bonds, commit-confirmed. */
+export const networkLayer: LayerDescriptor = {
+  name: "network",
+  settings: { key: "network", schema: networkSchema, rules: networkRules },
+  build(node, after) {
+    const component = new HostNetwork(`${node.name}-network`, trusted({ ...node.args.network, host: node.host }), { parent: node.parent, dependsOn: [after] });
+    return { component, ready: component.ready }; // `bridge: false` and nothing else: no step
+  },
+};

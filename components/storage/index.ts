@@ -1,0 +1,2 @@
+export * from "./timers.js";
+export * from "./layer.js";
