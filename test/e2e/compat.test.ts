@@ -1,0 +1,78 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parse, stringify } from "yaml";
+import { ROOT, lab, ok, run } from "./support/run.js";
+
+// Stacks converged by an earlier DebVisor must see no change from this one: no URN
+// renamed, no step replaced, no remote command at the next `up`. The baseline is the
+// last commit before the layer descriptors (one shape for every layer); a later change
+// that renames or re-triggers a step fails here.
+const BASELINE = "938de89eec904b6d9cddd47499581b4426dda4b2";
+const STACK = "e2e-compat";
+const ENV = { PULUMI_CONFIG_PASSPHRASE: "debvisor-e2e-compat" };
+const HOSTS = ["n1", "n2"];
+
+// Every layer built today: a hyperconverged node (br0, libvirt NAT and bridge networks,
+// a pool, first-boot unit, timers, an extra firewall rule) and a minimal one (ufw,
+// sshd settings, another timezone).
+const cluster = {
+  defaults: {
+    user: "debvisor", privateKeyFile: "/var/lib/debvisor-lab/id_ed25519", release: "bookworm", aptProxy: "http://10.213.0.1:3142",
+    security: { controllerAddresses: ["10.213.0.1"], extraRules: [{ port: "8000-8100", protocol: "udp", comment: "sample" }] },
+    virtualization: {
+      allowEmulation: true,
+      networks: [
+        { name: "lab-nat", mode: "nat", subnet: "192.168.150.0/24", dhcp: { start: "192.168.150.10", end: "192.168.150.50" } },
+        { name: "lab-br", mode: "bridge", bridge: "br0" },
+      ],
+      pools: [{ name: "default", type: "dir", path: "/srv/vm-images" }],
+    },
+    management: { firstBoot: true },
+  },
+  nodes: [
+    { name: "n1", address: "10.213.0.11", hostKeyFile: "/var/lib/debvisor-lab/hostkeys/n1.pub", profile: "hyperconverged", packages: ["hello"] },
+    { name: "n2", address: "10.213.0.12", hostKeyFile: "/var/lib/debvisor-lab/hostkeys/n2.pub", profile: "minimal", timezone: "Europe/Berlin", security: { firewall: "ufw", sshdSettings: { MaxSessions: "8" } } },
+  ],
+};
+
+let old: string;
+const pulumiIn = (dir: string, ...args: string[]) => run("bash", [join(dir, "scripts/pulumi.sh"), ...args, "--stack", STACK], { env: { ...ENV, DEBVISOR_SKIP_BUILD: "1" } });
+const configIn = (dir: string) => join(dir, `Pulumi.${STACK}.yaml`);
+
+describe.sequential("stacks converged by the previous release", () => {
+  beforeAll(async () => {
+    await ok(run("bash", ["scripts/setup.sh"]), "npm run setup");
+    await ok(run("npm", ["run", "--silent", "build"]), "npm run build");
+    // The baseline's code, built beside this checkout (the clone's history has it).
+    old = mkdtempSync(join(tmpdir(), "debvisor-baseline-"));
+    await ok(run("git", ["-C", ROOT, "worktree", "add", "--detach", "--force", old, BASELINE]), `git worktree add ${BASELINE}`);
+    symlinkSync(join(ROOT, "node_modules"), join(old, "node_modules"));
+    await ok(run("npm", ["run", "--silent", "--prefix", old, "build"]), "build the baseline");
+    await lab.freshHosts(2, "bookworm", ...HOSTS);
+    await pulumiIn(old, "stack", "rm", "--yes", "--force");
+    await ok(pulumiIn(old, "stack", "init"), `pulumi stack init ${STACK}`);
+    const current = parse(readFileSync(configIn(old), "utf8")) ?? {};
+    writeFileSync(configIn(old), stringify({ ...current, config: { "debvisor:cluster": cluster } }));
+  });
+  afterAll(async () => {
+    if (existsSync(configIn(ROOT))) await pulumiIn(ROOT, "stack", "rm", "--yes", "--force");
+    rmSync(configIn(ROOT), { force: true });
+    if (old) {
+      await run("git", ["-C", ROOT, "worktree", "remove", "--force", old]);
+      rmSync(old, { recursive: true, force: true });
+    }
+  });
+
+  it("converges with the baseline's code, then this code previews no change and its up runs no step", async () => {
+    await ok(pulumiIn(old, "up", "--yes", "--skip-preview", "--non-interactive"), "pulumi up with the baseline");
+    writeFileSync(configIn(ROOT), readFileSync(configIn(old), "utf8"));
+    const before = await Promise.all(HOSTS.map((h) => lab.stepsRun(h)));
+    const preview = await pulumiIn(ROOT, "preview", "--expect-no-changes", "--diff", "--non-interactive");
+    expect(preview.code, preview.stdout + preview.stderr).toBe(0);
+    expect(preview.stdout).toMatch(/\d+ unchanged/);
+    await ok(pulumiIn(ROOT, "up", "--yes", "--skip-preview", "--non-interactive"), "pulumi up with this code");
+    expect(await Promise.all(HOSTS.map((h) => lab.stepsRun(h)))).toEqual(before);
+  });
+});
