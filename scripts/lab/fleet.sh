@@ -175,6 +175,9 @@ etc_hosts() {
   for ((i = 1; i <= FLEET_HOSTS; i++)); do
     printf '%s\t%s\n' "$(host_ip "$i")" "$(host_name "$i")"
   done
+  for ((i = 1; i <= ${FLEET_VMS:-0}; i++)); do
+    printf '%s\t%s\n' "$(vm_ip "$i")" "$(vm_name "$i")"
+  done
 }
 
 # /etc/network/interfaces of a fresh host $1: what the Debian installer writes
@@ -333,6 +336,7 @@ lab_present() {
   for f in $FLEET_CGROUPS; do
     [[ -d $f ]] && return 0
   done
+  vms_anything_present && return 0
   return 1
 }
 
@@ -348,6 +352,7 @@ teardown() {
   findmnt -rn -o TARGET | { grep "^$LAB_DIR/hosts/" || true; } | sort -r | while read -r m; do
     umount "$m" 2>/dev/null || umount -l "$m" || warn "could not unmount $m"
   done
+  vms_teardown "$keep"
   disks_detach
   for ns in $(ip netns list 2>/dev/null | awk '$1 ~ /^dvlab-n[0-9]+$/ { print $1 }'); do
     ip netns del "$ns" || warn "could not delete netns $ns"
@@ -377,7 +382,8 @@ teardown() {
 }
 
 # ---------------------------------------------------------------- checks
-# wait_ssh DEADLINE_SECONDS HOST_INDEX...: prints the indices still not answering.
+# wait_ssh DEADLINE_SECONDS HOST...: prints the hosts still not answering
+# (container hosts by index, VMs by name).
 wait_ssh() {
   local deadline=$((SECONDS + $1)) i pending=()
   shift
@@ -385,7 +391,8 @@ wait_ssh() {
   while ((${#pending[@]})); do
     local next=()
     for i in "${pending[@]}"; do
-      ssh_answers "$(host_name "$i")" || next+=("$i")
+      # a container host's index, or a VM's name (v<i>)
+      if [[ $i == v* ]]; then ssh_answers "$i" || next+=("$i"); else ssh_answers "$(host_name "$i")" || next+=("$i"); fi
     done
     pending=("${next[@]}")
     ((${#pending[@]})) || break
@@ -455,6 +462,17 @@ write_ssh_files() {
     printf 'Host %s %s\n  HostName %s\n\n' "$name" "$ip" "$ip" >>"$SSH_CONFIG.tmp"
     all+=" $name $ip"
   done
+  for ((i = 1; i <= ${FLEET_VMS:-0}; i++)); do
+    name=$(vm_name "$i")
+    ip=$(vm_ip "$i")
+    m=$(vm_dir "$i")
+    awk '{ print $1, $2 }' "$m/ssh_host_ed25519_key.pub" >"$HOSTKEY_DIR/$name.pub"
+    for f in "$m"/ssh_host_*_key.pub; do
+      awk -v h="$name,$ip" '{ print h, $1, $2 }' "$f" >>"$KNOWN_HOSTS.tmp"
+    done
+    printf 'Host %s %s\n  HostName %s\n\n' "$name" "$ip" "$ip" >>"$SSH_CONFIG.tmp"
+    all+=" $name $ip"
+  done
   cat >>"$SSH_CONFIG.tmp" <<EOF
 Host${all}
   User $LAB_USER
@@ -485,7 +503,26 @@ write_lab_json() {
         printf '%s%s' "$dsep" "$(json_str "/dev/disk/by-id/$(disk_id "$i" "$j")")"
         dsep=', '
       done
-      printf ']}'
+      printf '], "kind": "nspawn"}'
+      sep=','
+    done
+    for ((i = 1; i <= ${FLEET_VMS:-0}; i++)); do
+      name=$(vm_name "$i")
+      printf '%s\n    {"name": %s, "address": %s, "user": %s, "hostKeyFile": %s, "disks": [' \
+        "$sep" "$(json_str "$name")" "$(json_str "$(vm_ip "$i")")" \
+        "$(json_str "$LAB_USER")" "$(json_str "$HOSTKEY_DIR/$name.pub")"
+      dsep=''
+      for ((j = 1; j <= FLEET_VM_DISKS; j++)); do
+        printf '%s%s' "$dsep" "$(json_str "/dev/disk/by-id/$(vm_disk_id "$i" "$j")")"
+        dsep=', '
+      done
+      printf '], "kind": "vm", "interfaces": ['
+      dsep=''
+      for ((j = 0; j < FLEET_VM_NICS; j++)); do
+        printf '%s{"name": "eth%d", "mac": "%s", "tap": "%s"}' "$dsep" "$j" "$(vm_mac "$i" "$j")" "$(vm_tap "$i" "$j")"
+        dsep=', '
+      done
+      printf '], "memoryMiB": %d, "cpus": %d}' "$FLEET_VM_MEMORY" "$FLEET_VM_CPUS"
       sep=','
     done
     printf '\n  ],\n'

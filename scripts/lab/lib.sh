@@ -68,6 +68,16 @@ host_veth() { printf 'dvlab-n%d' "$1"; }
 disk_file() { printf '%s/n%d-d%d.img' "$DISK_DIR" "$1" "$2"; }
 disk_id() { printf 'ata-LABDISK_LAB-n%d-d%d' "$1" "$2"; }
 
+# The VM tier (vm.sh): v<i> at .(100+i), its own names everywhere, so that it
+# never collides with the container hosts n1..n40 at .11-.50.
+VM_ADDR_BASE=100
+vm_name() { printf 'v%d' "$1"; }
+vm_ip() { printf '%s.%d' "$LAB_NET" $((VM_ADDR_BASE + $1)); }
+vm_dir() { printf '%s/vms/v%d' "$LAB_DIR" "$1"; }
+vm_tap() { printf 'dvlab-v%d-%d' "$1" "$2"; } # VM index, NIC index (0 = eth0)
+vm_disk_file() { printf '%s/v%d-d%d.img' "$DISK_DIR" "$1" "$2"; }
+vm_disk_id() { printf 'virtio-LAB-v%d-d%d' "$1" "$2"; }
+
 # Parse "n3" (or "3") into 3, checking it names a host of the running fleet.
 host_index() {
   local h=${1#n}
@@ -82,10 +92,12 @@ host_index() {
 # that a failed or interrupted `up` can be cleaned by `down`.
 load_fleet() {
   FLEET_RELEASE='' FLEET_HOSTS=0 FLEET_DISKS=0 FLEET_DISK_SIZE='' FLEET_BASE='' FLEET_CGROUPS=''
+  FLEET_VMS=0 FLEET_VM_MEMORY=1024 FLEET_VM_CPUS=1 FLEET_VM_NICS=1 FLEET_VM_DISKS=0 FLEET_VM_DISK_SIZE='' FLEET_VM_IMAGE=''
   if [[ -f $FLEET_ENV ]]; then
     # shellcheck source=/dev/null
     . "$FLEET_ENV"
   fi
+  VM_IMAGE_DIR=$FLEET_VM_IMAGE # the image the running VMs stand on (vm.sh)
 }
 
 save_fleet() {
@@ -97,6 +109,10 @@ save_fleet() {
     printf 'FLEET_DISK_SIZE=%q\n' "$FLEET_DISK_SIZE"
     printf 'FLEET_BASE=%q\n' "$FLEET_BASE"
     printf 'FLEET_CGROUPS=%q\n' "$FLEET_CGROUPS"
+    local v
+    for v in FLEET_VMS FLEET_VM_MEMORY FLEET_VM_CPUS FLEET_VM_NICS FLEET_VM_DISKS FLEET_VM_DISK_SIZE FLEET_VM_IMAGE; do
+      printf '%s=%q\n' "$v" "${!v}"
+    done
   } >"$FLEET_ENV.tmp"
   mv "$FLEET_ENV.tmp" "$FLEET_ENV"
 }
