@@ -2,6 +2,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "./config/problems.js";
 import { NODE_NAME } from "./config/formats.js";
 import { DebVisorNode, markNodeArgsValidated, nodeArgsProblems, type DebVisorNodeArgs } from "./node.js";
+import { DEFAULT_CATALOG, layersOfProfile } from "./layers.js";
+import { DEFAULT_PROFILE } from "./management/profiles.js";
 
 export interface DebVisorClusterNodeArgs extends DebVisorNodeArgs {
   /** Node name: lower-case letters, digits and '-'; also names the node's resources. */
@@ -31,6 +33,21 @@ export function clusterProblems(nodes: readonly { name: string; address: string;
   return problems;
 }
 
+/** The catalog layers' rules across nodes (e.g. one static address on two nodes). */
+export function layerClusterProblems(nodes: readonly { field: string; args: DebVisorNodeArgs }[]): string[] {
+  const catalog = nodes[0]?.args.catalog ?? DEFAULT_CATALOG;
+  return catalog.layers.flatMap((layer) => {
+    if (!layer.settings?.clusterRules) return [];
+    const key = layer.settings.key;
+    const entries = nodes.map((n) => ({
+      field: `${n.field}.${key}`,
+      settings: (n.args as unknown as Record<string, unknown>)[key] ?? {},
+      node: { args: n.args, layers: layersOfProfile(n.args.profile ?? DEFAULT_PROFILE, catalog).map((l) => l.name) },
+    }));
+    return layer.settings.clusterRules(entries);
+  });
+}
+
 /** Every problem of a cluster's args. */
 export function clusterArgsProblems(args: DebVisorClusterArgs, field = "cluster"): string[] {
   if (!Array.isArray(args.nodes) || args.nodes.length === 0) return [`${field}.nodes: at least one node is required, got ${JSON.stringify(args.nodes)}`];
@@ -42,6 +59,7 @@ export function clusterArgsProblems(args: DebVisorClusterArgs, field = "cluster"
     problems.push(...nodeArgsProblems(nodeArgs, f));
   });
   problems.push(...clusterProblems(args.nodes.map((n) => ({ name: n.name, address: n.host?.address, port: n.host?.port })), (i, k) => `${field}.nodes[${i}]${k === "name" ? ".name" : ".host.address"}`));
+  if (problems.length === 0) problems.push(...layerClusterProblems(args.nodes.map((n, i) => ({ field: `${field}.nodes[${i}]`, args: n }))));
   return problems;
 }
 

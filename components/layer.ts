@@ -39,10 +39,20 @@ export interface LayerSettings<S> {
   key: string;
   /** Field-level rules (zod). */
   schema: z.ZodType<S>;
-  /** Rules across fields, throwing a FieldError (run on settings that passed the schema). */
-  rules?(settings: S, node: DebVisorNodeArgs): void;
+  /** Rules across fields (and other layers' settings), throwing a FieldError (run on settings that passed the schema). */
+  rules?(settings: S, node: RuleContext): void;
+  /** Rules across nodes (e.g. an address used twice): problem lines, each naming its field. */
+  clusterRules?(nodes: readonly { field: string; settings: S; node: RuleContext }[]): string[];
   /** In the stack config, a node's object is merged field by field over `defaults.<key>`. @default true */
   mergeOverDefaults?: boolean;
+}
+
+/** The node a rule checks settings for. */
+export interface RuleContext {
+  /** The node's args (the stack loader's, merged over defaults). */
+  args: DebVisorNodeArgs;
+  /** The node's layers. */
+  layers: readonly string[];
 }
 
 export interface BuiltLayer {

@@ -43,12 +43,15 @@ export function nodeArgsProblems(args: DebVisorNodeArgs, field = "node"): string
     problems.push(`${field}.profile: must be one of ${Object.keys(catalog.profiles).join(", ")}, got ${JSON.stringify(args.profile)}`);
   }
   const values = args as unknown as Record<string, unknown>;
+  const layers = layersOfProfile(args.profile ?? DEFAULT_PROFILE, catalog).map((l) => l.name);
   for (const layer of catalog.layers) {
     if (!layer.settings) continue;
     const { key, schema, rules } = layer.settings;
-    const r = schemaProblems(schema, values[key] ?? {}, `${field}.${key}`);
+    const value = values[key];
+    problems.push(...ignoredSettingsProblems(layer.name, key, value, layers, args.profile ?? DEFAULT_PROFILE, field));
+    const r = schemaProblems(schema, value ?? {}, `${field}.${key}`);
     problems.push(...r.problems);
-    if (r.problems.length === 0 && rules) problems.push(...ruleProblems(`${field}.${key}`, () => rules(r.data, args)));
+    if (r.problems.length === 0 && rules) problems.push(...ruleProblems(`${field}.${key}`, () => rules(r.data, { args, layers })));
   }
   if (args.preseed !== undefined) {
     const r = schemaProblems(preseedSchema, args.preseed, `${field}.preseed`);
@@ -56,6 +59,15 @@ export function nodeArgsProblems(args: DebVisorNodeArgs, field = "node"): string
     if (r.problems.length === 0) problems.push(...ruleProblems(`${field}.preseed`, () => preseedRules(r.data!)));
   }
   return problems;
+}
+
+/**
+ * Settings a node sets for a layer its profile does not have would be silently ignored:
+ * that is a problem (settings inherited from a stack's `defaults` are not checked here).
+ */
+export function ignoredSettingsProblems(layer: string, key: string, value: unknown, layers: readonly string[], profile: string, field: string): string[] {
+  if (layers.includes(layer) || value === undefined || (typeof value === "object" && value !== null && Object.keys(value).length === 0)) return [];
+  return [`${field}.${key}: the node's profile "${profile}" has no ${layer} layer, so these settings would be ignored (pick a profile with it, or remove them)`];
 }
 
 /** Throws a ConfigError listing every problem of a node's args. */

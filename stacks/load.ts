@@ -3,8 +3,10 @@ import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { isPublicKey } from "../components/config/formats.js";
 import { ConfigError, describeIssue, joinPath, ruleProblems } from "../components/config/problems.js";
-import { clusterProblems, markClusterArgsValidated, type DebVisorClusterArgs, type DebVisorClusterNodeArgs } from "../components/cluster.js";
-import { LAYERS } from "../components/layers.js";
+import { clusterProblems, layerClusterProblems, markClusterArgsValidated, type DebVisorClusterArgs, type DebVisorClusterNodeArgs } from "../components/cluster.js";
+import { LAYERS, layersOfProfile } from "../components/layers.js";
+import { ignoredSettingsProblems } from "../components/node.js";
+import { DEFAULT_PROFILE } from "../components/management/profiles.js";
 import { preseedRules } from "../components/management/schema.js";
 import { stackConfigSchema, type StackConfig, type StackNodeConfig } from "./schema.js";
 
@@ -111,15 +113,19 @@ export function loadStackConfig(raw: unknown, options: LoadOptions = {}): DebVis
     };
 
     // Rules that relate fields to each other, on the merged settings (each layer's own).
+    const profile = s.profile ?? DEFAULT_PROFILE;
+    const nodeLayers = layersOfProfile(profile).map((l) => l.name);
+    if ((n.disks ?? []).length > 0 && !nodeLayers.includes("storage")) problems.push(`${f}.disks: the node's profile "${profile}" has no storage layer, so these disks would never be used (pick a profile with it, or remove them)`);
     for (const l of OBJECT_LAYERS) {
       const { key, rules } = l.settings!;
+      problems.push(...ignoredSettingsProblems(l.name, key, n[key], nodeLayers, profile, f));
       // A problem in a field the node took from `defaults` is named there (once for all nodes).
       const locate = (path: string) => {
         const top = /^[^.[]+/.exec(path)?.[0];
         const own = top === undefined || (n[key] as Record<string, unknown> | undefined)?.[top] !== undefined;
         return joinPath(own || (defaults[key] as Record<string, unknown> | undefined)?.[top] === undefined ? `${f}.${key}` : `defaults.${key}`, path);
       };
-      if (rules) problems.push(...ruleProblems(`${f}.${key}`, () => rules(layers[key], node), locate));
+      if (rules) problems.push(...ruleProblems(`${f}.${key}`, () => rules(layers[key], { args: node, layers: nodeLayers }), locate));
     }
     if (preseed.installDisk !== undefined) {
       if ((n.disks ?? []).includes(preseed.installDisk)) problems.push(`${f}.preseed.installDisk: is one of the node's storage disks (the installer erases it), got ${JSON.stringify(preseed.installDisk)}`);
@@ -129,6 +135,7 @@ export function loadStackConfig(raw: unknown, options: LoadOptions = {}): DebVis
     if (dup >= 0) problems.push(`${f}.disks[${dup}]: listed twice, got ${JSON.stringify(n.disks![dup])}`);
     return node;
   });
+  if (problems.length === 0) problems.push(...layerClusterProblems(nodes.map((node, i) => ({ field: `nodes[${i}]`, args: node }))));
   if (problems.length > 0) throw new StackConfigError([...new Set(problems)]); // a shared default fails once, not per node
   return markClusterArgsValidated({ nodes });
 }

@@ -1,11 +1,11 @@
 import { z } from "zod";
-import { DNS_DOMAIN, HOST_LABEL, ON_CALENDAR, ZFS_POOL_NAME, isPublicKey } from "../config/formats.js";
+import { DNS_DOMAIN, HOST_LABEL, ZFS_POOL_NAME, isOnCalendar, isPublicKey } from "../config/formats.js";
 import { fail } from "../config/problems.js";
 
 /** Partitioning recipes of the Debian installer DebVisor offers. */
 export const PARTITIONING = ["atomic", "lvm"] as const;
 
-const onCalendar = z.string({ error: "not a systemd OnCalendar expression" }).regex(ON_CALENDAR, "not a systemd OnCalendar expression");
+const onCalendar = z.string({ error: "not a systemd OnCalendar expression" }).refine(isOnCalendar, "not a systemd OnCalendar expression (like daily, *:0/5 or Sun *-*-01..07 03:00:00)");
 
 /** `ManagementSettings`, field by field (stack config `management`). */
 export const managementSchema = z.strictObject({

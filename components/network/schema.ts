@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { isIP } from "node:net";
+import { addressOf, cidrContains } from "../config/formats.js";
 import { fail } from "../config/problems.js";
 import { BOND_MODES, IFACE_NAME, LACP_RATES, XMIT_HASH_POLICIES, isAddressWithPrefix, vlanName } from "./interfaces.js";
 
@@ -62,11 +63,18 @@ type Network = z.infer<typeof networkSchema>;
 /** The bridge name when none is given. */
 export const DEFAULT_BRIDGE_NAME = "br0";
 
-/** Rules across fields: names defined once, slaves used once, links that exist, one default gateway. */
-export function networkRules(s: Network): void {
+/**
+ * Rules across fields: names defined once, slaves used once, links that exist, one
+ * default gateway, gateways inside their interface's network; and, given the node's SSH
+ * address, a bridge that takes over the host's interface keeps that address.
+ */
+export function networkRules(s: Network, nodeAddress?: string): void {
   const addressing = (f: string, o: { address?: string; gateway?: string; dnsNameservers?: string[] }) => {
     if (o.gateway !== undefined && o.address === undefined) fail(`${f}.gateway`, "needs an explicit address", o.gateway);
     if (o.dnsNameservers !== undefined && o.address === undefined) fail(`${f}.dnsNameservers`, "needs an explicit address", o.dnsNameservers);
+    if (o.gateway !== undefined && o.address !== undefined && !cidrContains(o.address, o.gateway)) {
+      fail(`${f}.gateway`, `is outside ${o.address}'s network (a default route through it would be dead)`, o.gateway);
+    }
   };
   const bridge = s.bridge === false ? undefined : (s.bridge ?? {});
   const bonds = s.bonds ?? [];
@@ -84,6 +92,11 @@ export function networkRules(s: Network): void {
     });
     ports = bridge.ports ?? [];
     addressing("bridge", bridge);
+    // Without explicit ports the bridge takes over the interface that carries the SSH
+    // address; DebVisor reconnects to that address to confirm the change.
+    if (bridge.ports === undefined && bridge.address !== undefined && nodeAddress !== undefined && isIP(nodeAddress) !== 0 && addressOf(bridge.address) !== nodeAddress) {
+      fail("bridge.address", `must keep the node's SSH address ${nodeAddress} (the bridge takes over the interface that carries it, and DebVisor reconnects to that address)`, bridge.address);
+    }
   }
 
   const slaveOf = new Map<string, string>();
@@ -138,4 +151,34 @@ export function networkRules(s: Network): void {
     ...vlans.flatMap((v, i) => (v.gateway ? [`vlans[${i}].gateway`] : [])),
   ];
   if (gateways.length > 1) fail(gateways[1], `only one default gateway per host (also set by ${gateways[0]})`, gateways[1]);
+}
+
+/** The static addresses a node's network settings give it, with the field of each. */
+export function staticAddresses(s: Network): { path: string; address: string }[] {
+  const bridge = s.bridge === false ? undefined : s.bridge;
+  return [
+    ...(bridge?.address ? [{ path: "bridge.address", address: addressOf(bridge.address) }] : []),
+    ...(s.bonds ?? []).flatMap((b, i) => (b.address ? [{ path: `bonds[${i}].address`, address: addressOf(b.address) }] : [])),
+    ...(s.vlans ?? []).flatMap((v, i) => (v.address ? [{ path: `vlans[${i}].address`, address: addressOf(v.address) }] : [])),
+  ];
+}
+
+const nodeField = (layerField: string) => layerField.replace(/\.network$/, "");
+
+/** Rules across nodes: no static address on two nodes (nor another node's SSH address). */
+export function networkClusterRules(nodes: readonly { field: string; settings: Network; node: { args: { host: { address: string } } } }[]): string[] {
+  const problems: string[] = [];
+  const owner = new Map<string, string>();
+  nodes.forEach((n) => {
+    if (isIP(n.node.args.host.address) !== 0) owner.set(n.node.args.host.address, `the SSH address of ${nodeField(n.field)}`);
+  });
+  nodes.forEach((n) => {
+    for (const { path, address } of staticAddresses(n.settings)) {
+      const field = `${n.field}.${path}`;
+      const other = owner.get(address);
+      if (other !== undefined && other !== `the SSH address of ${nodeField(n.field)}`) problems.push(`${field}: ${address} is already ${other}, got ${JSON.stringify(address)}`);
+      else owner.set(address, field);
+    }
+  });
+  return problems;
 }

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { USER_NAME } from "../config/formats.js";
 import { fail } from "../config/problems.js";
 import { FIREWALL_BACKENDS, isCanonicalCidr, isCidr, parsePortRange } from "./firewall.js";
-import { MANAGED_SSHD_KEYWORDS, ROOT_LOGIN_POLICIES, SSHD_KEYWORD } from "./sshd.js";
+import { MANAGED_SSHD_KEYWORDS, ROOT_LOGIN_POLICIES, SSHD_KEYWORD, managedSshdKeywordMessage } from "./sshd.js";
 import { isPackageGlob } from "./upgrades.js";
 
 const cidr = z.string().refine(isCidr, "not an IP address or CIDR network").refine(isCanonicalCidr, "host bits set: use the network address");
@@ -28,7 +28,7 @@ export const securitySchema = z.strictObject({
     .superRefine((rec, ctx) => {
       for (const k of Object.keys(rec)) {
         if (!SSHD_KEYWORD.test(k)) ctx.addIssue({ code: "custom", path: [k], message: "not an sshd_config keyword" });
-        else if (MANAGED_SSHD_KEYWORDS.includes(k.toLowerCase())) ctx.addIssue({ code: "custom", path: [k], message: "is managed by DebVisor (use permitRootLogin / sshAllowUsers)" });
+        else if (MANAGED_SSHD_KEYWORDS.includes(k.toLowerCase())) ctx.addIssue({ code: "custom", path: [k], message: managedSshdKeywordMessage(k) });
       }
     })
     .optional(),

@@ -14,7 +14,14 @@ export interface SshdOptions {
 
 export const SSHD_KEYWORD = /^[A-Za-z][A-Za-z0-9]*$/;
 /** Keywords DebVisor sets itself: `settings` may not override them. */
-export const MANAGED_SSHD_KEYWORDS = ["passwordauthentication", "kbdinteractiveauthentication", "challengeresponseauthentication", "pubkeyauthentication", "permitrootlogin", "permitemptypasswords", "allowusers", "authenticationmethods", "match", "include"];
+export const MANAGED_SSHD_KEYWORDS = ["passwordauthentication", "kbdinteractiveauthentication", "challengeresponseauthentication", "pubkeyauthentication", "permitrootlogin", "permitemptypasswords", "allowusers", "authenticationmethods", "match", "include", "port", "listenaddress"];
+
+/** Why a managed keyword is refused, and what to set instead. */
+export function managedSshdKeywordMessage(keyword: string): string {
+  const k = keyword.toLowerCase();
+  if (k === "port" || k === "listenaddress") return "is managed by DebVisor: every step, the firewall and fail2ban follow the node's `port` and `address` (set those instead)";
+  return "is managed by DebVisor (use permitRootLogin / sshAllowUsers)";
+}
 
 /** Hardening defaults a node's `sshdSettings` may override. */
 export const SSHD_DEFAULTS: Record<string, string> = { X11Forwarding: "no", MaxAuthTries: "4", LoginGraceTime: "30" };

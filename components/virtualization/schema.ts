@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { parse as parseYaml } from "yaml";
-import { HOST_LABEL, isPublicKey } from "../config/formats.js";
+import { HOST_LABEL, addressOf, cidrContains, isPublicKey } from "../config/formats.js";
 import { fail } from "../config/problems.js";
-import { INTERFACE_NAME, LIBVIRT_OBJECT_NAME, NETWORK_MODES, POOL_PATH, POOL_TYPES, parseIpv4, parseSubnet } from "./libvirt.js";
+import { INTERFACE_NAME, LIBVIRT_OBJECT_NAME, NETWORK_MODES, POOL_PATH, POOL_TYPES, formatIpv4, parseIpv4, parseSubnet } from "./libvirt.js";
 
 /** Formats of the VM settings (exported for callers that build VM definitions). */
 export const VM_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
@@ -127,8 +127,31 @@ export const virtualizationSchema = z.strictObject({
   vms: z.array(vmSchema, { error: "must be a list" }).optional(),
 }, { error: "must be an object" });
 
-/** Rules across fields: unique names and paths, subnets and DHCP ranges, what the VMs refer to. */
-export function virtualizationRules(s: z.infer<typeof virtualizationSchema>): void {
+/** What the virtualization layer needs to know of the host's own network. */
+export interface HostNetworkFacts {
+  /** The node's SSH address. */
+  address?: string;
+  /** The network layer's bridge (with its address/prefix when configured), when the node has one. */
+  bridge?: { name: string; address?: string };
+}
+
+/** The host network facts of a node, from its args and layers. */
+export function hostNetworkOf(node: { args: { host?: { address?: string }; network?: { bridge?: false | { name?: string; address?: string } } }; layers: readonly string[] }): HostNetworkFacts {
+  const bridge = node.layers.includes("network") && node.args.network?.bridge !== false ? (node.args.network?.bridge || {}) : undefined;
+  return { address: node.args.host?.address, bridge: bridge && { name: bridge.name ?? "br0", address: bridge.address } };
+}
+
+/**
+ * Rules across fields: unique names and paths, subnets and DHCP ranges, what the VMs
+ * refer to; and, given the host's network, NAT and isolated subnets apart from the
+ * host's own network, and bridges that something on the node creates.
+ */
+export function virtualizationRules(s: z.infer<typeof virtualizationSchema>, host: HostNetworkFacts = {}): void {
+  // Bridges something on this node creates: the network layer's, and libvirt's own.
+  const createdBridges = new Set([...(host.bridge ? [host.bridge.name] : []), ...(s.networks ?? []).flatMap((n) => (n.mode !== "bridge" && n.bridge ? [n.bridge] : []))]);
+  const checkBridge = (f: string, name: string) => {
+    if (host.bridge && !createdBridges.has(name)) fail(f, `nothing on this node creates bridge ${name} (the network layer's bridge is ${host.bridge.name})`, name);
+  };
   const names = new Map<string, number>();
   const bridges = new Map<string, number>();
   const subnets: { i: number; lo: number; hi: number }[] = [];
@@ -137,6 +160,7 @@ export function virtualizationRules(s: z.infer<typeof virtualizationSchema>): vo
     if (names.has(n.name)) fail(`${f}.name`, `duplicate of networks[${names.get(n.name)}].name`, n.name);
     names.set(n.name, i);
     if (n.mode === "bridge") {
+      if (n.bridge !== undefined) checkBridge(`${f}.bridge`, n.bridge);
       if (n.subnet !== undefined) fail(`${f}.subnet`, "not used in bridge mode (addresses come from the bridged network)", n.subnet);
       if (n.dhcp !== undefined) fail(`${f}.dhcp`, "not used in bridge mode (addresses come from the bridged network)", n.dhcp);
       return;
@@ -147,6 +171,9 @@ export function virtualizationRules(s: z.infer<typeof virtualizationSchema>): vo
     }
     if (n.subnet === undefined) fail(`${f}.subnet`, `required for a ${n.mode} network (an IPv4 CIDR like 192.168.100.0/24)`, n.subnet);
     const sub = parseSubnet(n.subnet)!;
+    for (const own of [host.address, host.bridge?.address].filter((a): a is string => a !== undefined && parseIpv4(addressOf(a)) !== undefined)) {
+      if (cidrContains(n.subnet!, addressOf(own)) || cidrContains(own, formatIpv4(sub.network))) fail(`${f}.subnet`, `overlaps the host's own network (${own}): the host would route its own LAN into the ${n.mode} network`, n.subnet);
+    }
     const lo = sub.network;
     const hi = sub.last + 1;
     const clash = subnets.find((o) => lo <= o.hi && o.lo <= hi);
@@ -179,6 +206,7 @@ export function virtualizationRules(s: z.infer<typeof virtualizationSchema>): vo
     if (vmNames.has(vm.name)) fail(`${f}.name`, `duplicate of vms[${vmNames.get(vm.name)}].name`, vm.name);
     vmNames.set(vm.name, i);
     (vm.nics ?? []).forEach((n, j) => {
+      if (n.bridge !== undefined) checkBridge(`${f}.nics[${j}].bridge`, n.bridge);
       if (n.network !== undefined && !names.has(n.network)) {
         fail(`${f}.nics[${j}].network`, `not a network of virtualization.networks (defined: ${[...names.keys()].join(", ") || "none"})`, n.network);
       }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
 import { ROOT, lab, ok, run, type Result } from "./support/run.js";
@@ -37,6 +37,12 @@ function write(c: unknown) {
   writeFileSync(configFile, stringify({ ...current, config: { ...current.config, "debvisor:cluster": c } }));
 }
 
+/** What the run showed, kept in test-artifacts/e2e-policy.txt for the record. */
+const evidence: string[] = [];
+const note = (title: string, text: string) => evidence.push(`## ${title}\n${text.trim()}\n`);
+/** The "Policies:" block of a pulumi run's output. */
+const policies = (r: Result) => /^Policies:\n[\s\S]*?(?=\n\S|\n*$)/m.exec(r.stdout)?.[0] ?? "(no Policies block)";
+
 /** Each host's DebVisor journal lines (`step <name> start` for every step run). */
 const journal = (h: string) => lab.out(h, "journalctl -q -t debvisor -o cat --no-pager || true");
 const steps = () => Promise.all(HOSTS.map((h) => lab.stepsRun(h)));
@@ -57,14 +63,17 @@ describe.sequential("policy pack gating deploys against the lab", () => {
     write(cluster(WORLD_OPEN));
   });
   afterAll(async () => {
-    await pulumi("destroy", "--yes", "--skip-preview", "--non-interactive");
+    // The lab stays up for the next file (which resets the hosts it uses).
     await pulumi("stack", "rm", "--yes", "--force");
     rmSync(configFile, { force: true });
+    mkdirSync(join(ROOT, "test-artifacts"), { recursive: true });
+    writeFileSync(join(ROOT, "test-artifacts/e2e-policy.txt"), evidence.join("\n"));
   });
 
   it("preview with the pack stops a world-open rule, naming the step, host, port and source", async () => {
     const before = await steps();
     const r = await pulumi("preview", "--diff", "--non-interactive", "--policy-pack", "policy");
+    note(`preview --policy-pack policy (exit ${r.code})`, policies(r));
     expect(r.code, out(r)).not.toBe(0);
     const text = out(r);
     expect(text).toContain("firewall-no-world-open");
@@ -77,6 +86,8 @@ describe.sequential("policy pack gating deploys against the lab", () => {
   it("up with the pack is stopped before anything runs on any host: the journal shows no step", async () => {
     const before = await steps();
     const r = await pulumi("up", "--yes", "--non-interactive", "--policy-pack", "policy");
+    note(`up --yes --policy-pack policy (exit ${r.code})`, policies(r));
+    for (const h of HOSTS) note(`journalctl -t debvisor on ${h} after the stopped up`, (await journal(h)) || "(empty)");
     expect(r.code, out(r)).not.toBe(0);
     expect(out(r)).toContain("firewall-no-world-open");
     expect(out(r)).toContain("0.0.0.0/0");
@@ -90,10 +101,12 @@ describe.sequential("policy pack gating deploys against the lab", () => {
 
   it("the production config stops it too (with its stricter minimum prefix)", async () => {
     const r = await pulumi("preview", "--diff", "--non-interactive", ...PROD);
+    note(`preview with production.json (exit ${r.code})`, policies(r));
     expect(r.code, out(r)).not.toBe(0);
     expect(out(r)).toContain("from 0.0.0.0/0 (every IPv4 address)");
     write(cluster([{ port: 8080, from: ["10.0.0.0/8"], comment: "web" }]));
     const wide = await pulumi("preview", "--diff", "--non-interactive", ...PROD);
+    note(`preview with production.json, from 10.0.0.0/8 (exit ${wide.code})`, policies(wide));
     expect(wide.code, out(wide)).not.toBe(0);
     expect(out(wide)).toContain("from 10.0.0.0/8 (a /8, wider than the minimum /16 for IPv4)");
     expect(await steps()).toEqual([0, 0]);
@@ -102,6 +115,7 @@ describe.sequential("policy pack gating deploys against the lab", () => {
   it("the dev config makes the rule advisory: preview passes and still reports it", async () => {
     write(cluster(WORLD_OPEN));
     const r = await pulumi("preview", "--diff", "--non-interactive", ...DEV);
+    note(`preview with dev.json (exit ${r.code})`, policies(r));
     expect(r.code, out(r)).toBe(0);
     expect(out(r)).toContain("firewall-no-world-open");
     expect(out(r)).toMatch(/advisory/);
@@ -115,15 +129,18 @@ describe.sequential("policy pack gating deploys against the lab", () => {
     expect(out(preview)).not.toMatch(/mandatory/);
     await ok(pulumi("up", "--yes", "--non-interactive", ...PROD), "CI: up with the pack");
     const after = await steps();
+    note("steps run by the CI recipe's up (n1, n2)", after.join(", "));
     expect(after.every((n) => n >= 8), `steps run: ${after}`).toBe(true);
     expect(await lab.out("n1", "nft list table inet debvisor")).toContain("10.213.0.0/24");
-    await ok(pulumi("preview", "--expect-no-changes", "--non-interactive", ...PROD), "CI: drift check");
+    const drift = await ok(pulumi("preview", "--expect-no-changes", "--non-interactive", ...PROD), "CI: drift check");
+    note("drift check on the converged stack (exit 0)", /^Resources:[\s\S]*?(?=\n\n)/m.exec(drift.stdout)?.[0] ?? "");
     expect(await steps()).toEqual(after);
   });
 
   it("the drift check fails when the stack and the deployed state differ", async () => {
     write(cluster([{ port: 8081, from: ["10.213.0.0/24"], comment: "web" }]));
     const r = await pulumi("preview", "--expect-no-changes", "--non-interactive", ...PROD);
+    note(`drift check after a config change (exit ${r.code})`, out(r).split("\n").filter((l) => /error|~ /.test(l)).join("\n"));
     expect(r.code, out(r)).not.toBe(0);
     expect(out(r)).toMatch(/no changes were expected|expected no changes/i);
     write(cluster([{ port: 8080, from: ["10.213.0.0/24"], comment: "web" }]));
@@ -133,9 +150,29 @@ describe.sequential("policy pack gating deploys against the lab", () => {
     write(cluster(WORLD_OPEN));
     const before = await steps();
     const r = await pulumi("up", "--yes", "--non-interactive", ...PROD);
+    note(`up with production.json on the converged stack (exit ${r.code})`, policies(r));
     expect(r.code, out(r)).not.toBe(0);
     expect(out(r)).toContain("firewall-no-world-open");
     expect(await steps()).toEqual(before);
     expect(await lab.out("n1", "nft list table inet debvisor")).not.toContain("0.0.0.0/0");
+  });
+
+  // Why the recipe's gated `up` never has --skip-preview: without its preview, policies
+  // run per resource during the update, and the steps registered before the violating
+  // one are applied (on every host) before it stops. A tripwire: if the engine ever
+  // gates this too, the README's warning can go.
+  it("without its preview, up is not gated: earlier steps run before the violation stops it", async () => {
+    await ok(lab.cmd("reset", ...HOSTS), `lab reset ${HOSTS.join(" ")}`);
+    await pulumi("stack", "rm", "--yes", "--force");
+    await ok(pulumi("stack", "init"), `pulumi stack init ${STACK}`);
+    write(cluster(WORLD_OPEN));
+    const r = await pulumi("up", "--yes", "--skip-preview", "--non-interactive", "--policy-pack", "policy");
+    note(`up --skip-preview --policy-pack policy on fresh hosts (exit ${r.code})`, policies(r));
+    for (const h of HOSTS) note(`journalctl -t debvisor on ${h} after up --skip-preview`, (await journal(h)) || "(empty)");
+    expect(r.code, out(r)).not.toBe(0);
+    expect(out(r)).toContain("firewall-no-world-open");
+    const ran = await steps();
+    expect(ran.every((n) => n > 0), `steps run: ${ran}`).toBe(true);
+    expect(await journal("n1")).not.toContain("step debvisor-n1-security-firewall start");
   });
 });

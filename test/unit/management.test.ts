@@ -90,7 +90,7 @@ describe("timer units and check scripts", () => {
     expect(man.FIRSTBOOT_RUNNER_SCRIPT.indexOf('mv -f "$marker.tmp" "$marker"')).toBeGreaterThan(man.FIRSTBOOT_RUNNER_SCRIPT.indexOf(`if ${man.PROVISION_SCRIPT}; then`));
   });
   it("validation names the field and value", () => {
-    expect(() => man.validateManagementSettings({ cephHealthSchedule: "every 5 min; rm" })).toThrow('management.cephHealthSchedule: not a systemd OnCalendar expression, got "every 5 min; rm"');
+    expect(() => man.validateManagementSettings({ cephHealthSchedule: "every 5 min; rm" })).toThrow('management.cephHealthSchedule: not a systemd OnCalendar expression (like daily, *:0/5 or Sun *-*-01..07 03:00:00), got "every 5 min; rm"');
     expect(() => man.validateManagementSettings({ zfsScrubPools: ["9bad"] })).toThrow('management.zfsScrubPools[0]: not a ZFS pool name, got "9bad"');
     expect(() => man.validateManagementSettings({ firstBootScript: "#!/bin/sh\ntrue\n" })).toThrow("management.firstBoot: must be true when firstBootScript is set");
   });
