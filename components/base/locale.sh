@@ -14,7 +14,11 @@ fi
 # locale -a spells en_US.UTF-8 as en_US.utf8.
 normalized=$(printf '%s' "$DV_LOCALE" | sed -E 's/\.UTF-8$/.utf8/')
 if ! locale -a 2>/dev/null | grep -qx "$normalized"; then
-  locale-gen >&2
+  locale-gen >&2 || dv_die "locale-gen failed for $DV_LOCALE"
+  # locale-gen skips a name glibc does not know with only a warning: check, or LANG
+  # would point at a locale that does not exist.
+  locale -a 2>/dev/null | grep -qx "$normalized" ||
+    dv_die "locale $DV_LOCALE was not generated (not in /usr/share/i18n/SUPPORTED?); /etc/default/locale left as it was"
   dv_changed "generated $DV_LOCALE"
 fi
 dv_write_file /etc/default/locale 644 "LANG=$DV_LOCALE" || true

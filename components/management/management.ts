@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { RemoteStep, type ResolvedHost } from "../host/index.js";
+import { RemoteStep, stepSpec, type ResolvedHost } from "../host/index.js";
 import { checkSettings } from "../config/problems.js";
 import { alreadyValidated } from "../config/trusted.js";
 import { managementRules, managementSchema } from "./schema.js";
@@ -35,8 +35,8 @@ export function validateManagementSettings(m: ManagementSettings, field = "manag
 }
 
 /**
- * The management layer of a node: the first-boot unit (when asked for) and the timers
- * the node's other layers contribute (Ceph health check and ZFS scrub on storage nodes).
+ * The management layer of a node: the first-boot unit (when asked for), the timers the
+ * node's other layers contribute, and a last step that removes any other DebVisor timer.
  */
 export class NodeManagement extends pulumi.ComponentResource {
   /** Timers installed (unit base names). */
@@ -69,6 +69,9 @@ export class NodeManagement extends pulumi.ComponentResource {
       last = step.command;
     }
     this.timers = timers.map(([, t]) => t.name);
+    // Last: the node's timers are exactly these (an earlier DebVisor may have installed
+    // others, e.g. a Ceph health check on a node without Ceph).
+    last = new RemoteStep(`${name}-timers`, { host, ...timersStep(this.timers) }, { parent: this, ...after() }).command;
     this.ready = last;
     this.registerOutputs({ timers: this.timers });
   }
@@ -79,6 +82,9 @@ export class NodeManagement extends pulumi.ComponentResource {
 export function timerParams(t: TimerSpec): Record<string, string> {
   return { DV_NAME: t.name, DV_SCRIPT: t.script, DV_SERVICE: renderTimerService(t), DV_TIMER: renderTimerUnit(t) };
 }
+
+/** `management/timers.sh`: removes the DebVisor timers not in `keep`. */
+export const timersStep = (keep: readonly string[]) => stepSpec("management/timers.sh", { DV_KEEP: keep.join(" ") });
 
 /** The first-boot step's parameters. */
 export function firstBootParams(script = DEFAULT_PROVISION_SCRIPT): Record<string, string> {

@@ -5,14 +5,24 @@ import { join } from "node:path";
 import { parse, stringify } from "yaml";
 import { ROOT, lab, ok, run } from "./support/run.js";
 
-// Stacks converged by an earlier DebVisor must see no change from this one: no URN
-// renamed, no step replaced, no remote command at the next `up`. The baseline is the
-// last commit before the layer descriptors (one shape for every layer); a later change
-// that renames or re-triggers a step fails here.
+// Stacks converged by an earlier DebVisor see exactly the changes this one means to make,
+// and nothing else: no URN renamed, no other step replaced. The baseline is the last
+// commit before the layer descriptors (one shape for every layer), which changed no step;
+// the changes since are listed in CHANGES, each with its reason. A change that renames or
+// re-triggers any other step fails here.
 const BASELINE = "938de89eec904b6d9cddd47499581b4426dda4b2";
 const STACK = "e2e-compat";
 const ENV = { PULUMI_CONFIG_PASSPHRASE: "debvisor-e2e-compat" };
 const HOSTS = ["n1", "n2"];
+/** [operation, step] the preview must show, and only these. */
+const CHANGES: [string, string][] = [
+  // The locale step now fails when locale-gen did not generate the locale.
+  ["replace", "debvisor-n1-base-locale"], ["replace", "debvisor-n2-base-locale"],
+  // Timers exist only where their subject does: no Ceph or ZFS yet, so the health and
+  // scrub timers go, and a step removes them from the hosts.
+  ["delete", "debvisor-n1-management-ceph-health"], ["delete", "debvisor-n1-management-zfs-scrub"],
+  ["create", "debvisor-n1-management-timers"], ["create", "debvisor-n2-management-timers"],
+];
 
 // Every layer built today: a hyperconverged node (br0, libvirt NAT and bridge networks,
 // a pool, first-boot unit, timers, an extra firewall rule) and a minimal one (ufw,
@@ -65,14 +75,22 @@ describe.sequential("stacks converged by the previous release", () => {
     }
   });
 
-  it("converges with the baseline's code, then this code previews no change and its up runs no step", async () => {
+  it("converges with the baseline's code; this code previews exactly the intended changes, applies them, then nothing", async () => {
     await ok(pulumiIn(old, "up", "--yes", "--skip-preview", "--non-interactive"), "pulumi up with the baseline");
+    expect(await lab.out("n1", "systemctl list-unit-files 'debvisor-*.timer' --no-legend | wc -l")).toBe("2");
     writeFileSync(configIn(ROOT), readFileSync(configIn(old), "utf8"));
+    const preview = await ok(pulumiIn(ROOT, "preview", "--json", "--non-interactive"), "preview with this code");
+    const steps: { op: string; urn: string }[] = JSON.parse(preview.stdout).steps ?? [];
+    const changes = steps.filter((s) => s.op !== "same" && s.urn.includes("command:remote:Command"))
+      .map((s) => [s.op.replace(/^(create-replacement|delete-replaced)$/, "replace"), s.urn.split("::").pop()!])
+      .filter(([op, name], i, all) => all.findIndex(([o, n]) => o === op && n === name) === i);
+    expect(changes.sort()).toEqual([...CHANGES].sort());
     const before = await Promise.all(HOSTS.map((h) => lab.stepsRun(h)));
-    const preview = await pulumiIn(ROOT, "preview", "--expect-no-changes", "--diff", "--non-interactive");
-    expect(preview.code, preview.stdout + preview.stderr).toBe(0);
-    expect(preview.stdout).toMatch(/\d+ unchanged/);
     await ok(pulumiIn(ROOT, "up", "--yes", "--skip-preview", "--non-interactive"), "pulumi up with this code");
-    expect(await Promise.all(HOSTS.map((h) => lab.stepsRun(h)))).toEqual(before);
+    // Per host: the locale step and the timers step, nothing else.
+    expect(await Promise.all(HOSTS.map((h) => lab.stepsRun(h)))).toEqual(before.map((n) => n + 2));
+    expect(await lab.out("n1", "systemctl list-unit-files 'debvisor-*.timer' --no-legend | wc -l")).toBe("0");
+    const again = await pulumiIn(ROOT, "preview", "--expect-no-changes", "--non-interactive");
+    expect(again.code, again.stdout + again.stderr).toBe(0);
   });
 });

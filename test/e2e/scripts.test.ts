@@ -11,7 +11,7 @@ import * as vm from "./samples/vm.js";
 const ORDER = [
   "base/apt-sources.sh", "base/packages.sh", "base/locale.sh", "base/facts.sh",
   "security/upgrades.sh", "security/fail2ban.sh", "security/firewall.sh", "security/sshd.sh",
-  "management/firstboot.sh", "management/timer.sh",
+  "management/firstboot.sh", "management/timer.sh", "management/timers.sh",
   ...network.order, ...virtualization.order, ...vm.order,
 ];
 

@@ -3,10 +3,12 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
 import { ROOT, lab, ok, run } from "./support/run.js";
-import { renderPreseed, type PreseedOptions } from "../../components/management/index.js";
+import { renderPreseed, timerParams, timersStep, type PreseedOptions } from "../../components/management/index.js";
+import { cephHealthTimer, zfsScrubTimer } from "../../components/storage/index.js";
+import { renderCommand, renderPayload } from "../../components/host/index.js";
 
 // The security and management layers through the real engine against three fresh lab
-// hosts: n1 hyperconverged (nftables, every role port, health and scrub timers), n2
+// hosts: n1 hyperconverged (nftables, every role port; no health or scrub timer without Ceph/ZFS), n2
 // storage with the ufw backend, n3 minimal with the first-boot unit. One stack of its
 // own; each test builds on the one before.
 const STACK = "e2e-security";
@@ -151,13 +153,12 @@ for (const release of ["bookworm", "trixie"] as const) describe.sequential(`secu
     expect(await lab.out("n3", "journalctl -o cat -t debvisor-firstboot --no-pager | grep -c status=started")).toBe("1");
   });
 
-  it("the health and scrub timers exist where the storage layer is, and log a clear line", async () => {
-    for (const h of ["n1", "n2"]) {
-      for (const t of ["debvisor-ceph-health.timer", "debvisor-zfs-scrub.timer"]) {
-        expect(await lab.out(h, `systemctl is-enabled ${t}; systemctl is-active ${t}`), `${h} ${t}`).toBe("enabled\nactive");
-      }
-    }
-    expect(await lab.out("n3", "systemctl list-unit-files 'debvisor-*.timer' --no-legend | wc -l")).toBe("0");
+  it("no health or scrub timer where no Ceph or ZFS exists; the checks log a clear line; stale timers are removed", async () => {
+    for (const h of ["n1", "n2", "n3"]) expect(await lab.out(h, "systemctl list-unit-files 'debvisor-*.timer' --no-legend | wc -l"), h).toBe("0");
+    // The timers as the storage layer will install them (its steps), on n1.
+    const step = (script: string, params: Record<string, string>) =>
+      ok(lab.sh("n1", renderCommand("root", 300, `e2e-${script}`), renderPayload(script, params)), script);
+    for (const t of [cephHealthTimer(), zfsScrubTimer()]) await step("management/timer.sh", timerParams(t));
     // Neither Ceph nor ZFS is installed in the lab (no kernel ZFS here): a clear failure.
     for (const [svc, msg] of [["debvisor-ceph-health", "status=ERROR reason=ceph-missing"], ["debvisor-zfs-scrub", "status=ERROR reason=zpool-missing"]]) {
       expect((await lab.sh("n1", `systemctl start ${svc}.service`)).code, svc).not.toBe(0);
@@ -175,6 +176,9 @@ for (const release of ["bookworm", "trixie"] as const) describe.sequential(`secu
     await ok(lab.sh("n1", "systemctl start debvisor-ceph-health.service"), "ceph health with HEALTH_OK");
     expect(await lab.out("n1", "journalctl -o cat -t debvisor-ceph-health --no-pager | tail -1")).toBe("debvisor-ceph-health status=HEALTH_OK checks=");
     await ok(lab.sh("n1", "rm -f /usr/local/bin/ceph"), "remove stand-in");
+    // The management layer's timers step: a node keeps only the timers its layers want.
+    expect((await step("management/timers.sh", timersStep([]).params)).stdout).toContain("@changed removed timer debvisor-ceph-health");
+    expect(await lab.out("n1", "systemctl list-unit-files 'debvisor-*' --no-legend | wc -l; ls /usr/local/lib/debvisor/ | grep -c health || true")).toBe("0\n0");
   });
 
   it("fail2ban bans a peer that keeps failing to log in, never the controller", async () => {

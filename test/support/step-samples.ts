@@ -1,6 +1,6 @@
 import { BASE_PACKAGES, aptSourcesStep, factsStep, localeStep, packagesStep, type DebianRelease } from "../../components/base/index.js";
 import { DEFAULT_TRUSTED_INTERFACES, fail2banStep, firewallStep, sshdStep, upgradesStep } from "../../components/security/index.js";
-import { firstBootParams, timerParams } from "../../components/management/index.js";
+import { firstBootParams, timerParams, timersStep } from "../../components/management/index.js";
 import { cephHealthTimer } from "../../components/storage/index.js";
 import { DEFAULT_HELD_PACKAGES } from "../../components/layers.js";
 import { roleRules } from "./roles.js";
@@ -34,6 +34,7 @@ export const sample = (release: DebianRelease): Record<string, Record<string, st
   "security/sshd.sh": sshdStep({ permitRootLogin: "prohibit-password", allowUsers: [], settings: { MaxSessions: "8" }, provisioningUser: "root" }).params,
   "management/firstboot.sh": firstBootParams(),
   "management/timer.sh": timerParams(cephHealthTimer()),
+  "management/timers.sh": timersStep(["debvisor-zfs-scrub"]).params,
   ...network.sample(release),
   ...virtualization.sample(release),
   ...vm.sample(release),

@@ -31,7 +31,7 @@ describe("components under mocks", () => {
     expect(byType("debvisor:index:DebVisorNode")).toEqual(["lab-n1", "lab-n2"]);
     expect(byType("debvisor:base:DebianBase")).toEqual(["lab-n1-base", "lab-n2-base"]);
     const layers = (n: string) => [
-      `lab-${n}-management-ceph-health`, `lab-${n}-management-zfs-scrub`, `lab-${n}-network-apply`, `lab-${n}-network-confirm`,
+      `lab-${n}-management-timers`, `lab-${n}-network-apply`, `lab-${n}-network-confirm`,
       `lab-${n}-security-fail2ban`, `lab-${n}-security-firewall`, `lab-${n}-security-sshd`, `lab-${n}-security-upgrades`,
       `lab-${n}-virtualization-check`, `lab-${n}-virtualization-cockpit`, `lab-${n}-virtualization-libvirtd`, `lab-${n}-virtualization-packages`,
     ];
@@ -83,7 +83,7 @@ describe("components under mocks", () => {
     expect(deps("lab-n1-security-upgrades")).toEqual(["lab-n1-base-facts"]);
     expect(deps("lab-n1-network-apply")).toEqual(["lab-n1-security-sshd"]);
     expect(deps("lab-n1-virtualization-check")).toEqual(["lab-n1-network-confirm"]);
-    expect(deps("lab-n1-management-ceph-health")).toEqual(["lab-n1-virtualization-cockpit"]);
+    expect(deps("lab-n1-management-timers")).toEqual(["lab-n1-virtualization-cockpit"]);
   });
 
   it("orders the base steps apt -> packages -> locale -> facts", () => {

@@ -9,7 +9,7 @@ import { CANARY_KEY, HOST_KEY, fakeFiles, validStackConfig } from "../support/fi
 const mocks = await installMocks();
 const pulumi = await import("@pulumi/pulumi");
 const man = await import("../../components/management/index.js");
-const { DebVisorNode } = await import("../../components/index.js");
+const { DebVisorNode, resolveHost } = await import("../../components/index.js");
 const { loadStackConfig, deployStack } = await import("../../stacks/index.js");
 const { renderParams } = await import("../../components/host/index.js");
 const sec = await import("../../components/security/index.js");
@@ -48,25 +48,33 @@ describe("layers a node gets from its profile, under mocks", () => {
   });
   const security = ["security-fail2ban", "security-firewall", "security-sshd", "security-upgrades"];
   const base = ["base-apt", "base-facts", "base-locale", "base-packages"];
-  const timers = ["management-ceph-health", "management-zfs-scrub"];
+  const timers = ["management-timers"];
   const network = ["network-apply", "network-confirm"];
   const virtualization = ["virtualization-check", "virtualization-cockpit", "virtualization-libvirtd", "virtualization-packages"];
 
-  it("hyperconverged and storage get the health and scrub timers; compute and minimal do not", () => {
+  it("no node gets a health or scrub timer before its Ceph or ZFS exists; every node's timers step removes stale ones", () => {
     expect(names("hc")).toEqual([...base, ...timers, ...network, ...security, ...virtualization]);
     expect(names("st")).toEqual([...base, ...timers, ...network, ...security]);
-    expect(names("cp")).toEqual([...base, ...network, ...security, ...virtualization]);
-    expect(names("mi")).toEqual([...base, "management-firstboot", ...security]);
+    expect(names("cp")).toEqual([...base, ...timers, ...network, ...security, ...virtualization]);
+    expect(names("mi")).toEqual([...base, "management-firstboot", ...timers, ...security]);
+    expect(regs.find((r) => r.name === "hc-management-timers")!.inputs.stdin).toContain("export DV_KEEP=''");
   });
   it("parents the layers to the node", () => {
-    for (const n of ["hc-security", "hc-management", "mi-management"]) expect(parentName(regs.find((r) => r.name === n)!), n).toBe(n.split("-")[0]);
-    expect(regs.find((r) => r.name === "cp-management")).toBeUndefined();
+    for (const n of ["hc-security", "hc-management", "mi-management", "cp-management"]) expect(parentName(regs.find((r) => r.name === n)!), n).toBe(n.split("-")[0]);
   });
-  it("timer steps carry the schedule and pools", () => {
-    const stdin = regs.find((r) => r.name === "st-management-zfs-scrub")!.inputs.stdin as string;
-    expect(stdin).toContain("OnCalendar=Sat *-*-* 04:00:00");
-    expect(stdin).toContain('Environment=DEBVISOR_ZFS_POOLS="tank"');
-    expect(regs.find((r) => r.name === "hc-management-ceph-health")!.inputs.stdin).toContain("OnCalendar=*:0/5");
+  it("timer steps carry the schedule and pools, and the timers step keeps exactly them", async () => {
+    mocks.reset();
+    new man.NodeManagement("tm", {
+      host: resolveHost(host),
+      timers: [["ceph-health", storage.cephHealthTimer()], ["zfs-scrub", storage.zfsScrubTimer("Sat *-*-* 04:00:00", ["tank"])]],
+    });
+    const tregs = await mocks.settle();
+    const stdin = (n: string) => tregs.find((r) => r.name === n)!.inputs.stdin as string;
+    expect(stdin("tm-zfs-scrub")).toContain("OnCalendar=Sat *-*-* 04:00:00");
+    expect(stdin("tm-zfs-scrub")).toContain('Environment=DEBVISOR_ZFS_POOLS="tank"');
+    expect(stdin("tm-ceph-health")).toContain("OnCalendar=*:0/5");
+    expect(stdin("tm-timers")).toContain("export DV_KEEP='debvisor-ceph-health debvisor-zfs-scrub'");
+    expect(tregs.find((r) => r.name === "tm-timers")!.dependsOn).toEqual(["tm-zfs-scrub"]);
   });
 });
 
