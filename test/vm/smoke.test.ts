@@ -100,7 +100,7 @@ describe.sequential("VM tier smoke: one VM", () => {
       "echo hello >/mnt/dvtest/file && sync && cat /mnt/dvtest/file",
     ].join("\n"));
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout.trim()).toBe("hello");
+    expect(r.stdout.trim().split("\n").pop()).toBe("hello");
     const detail = await sh("mdadm --detail /dev/md/dvtest");
     expect(detail).toMatch(/Raid Level : raid1/);
     expect(detail).toMatch(/Active Devices : 2/);
