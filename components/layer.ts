@@ -28,10 +28,10 @@ export interface LayerDescriptor<S = any> {
   contribute?(args: DebVisorNodeArgs): Partial<Contributions>;
   /**
    * Builds the layer's component as a child of the node, after `after` (the previous
-   * layer's last step). Returns the step later layers wait for, or nothing when the layer
+   * layer's last step; undefined for the first layer that builds anything). Returns the step later layers wait for, or nothing when the layer
    * has nothing to do on this node.
    */
-  build?(node: NodeContext, after: pulumi.Resource): BuiltLayer | undefined;
+  build?(node: NodeContext, after: pulumi.Resource | undefined): BuiltLayer | undefined;
 }
 
 export interface LayerSettings<S> {

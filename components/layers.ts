@@ -2,6 +2,7 @@ import type { Contributions, LayerDescriptor } from "./layer.js";
 import type { DebVisorNodeArgs } from "./node.js";
 import { baseLayer } from "./base/layer.js";
 import { securityLayer } from "./security/layer.js";
+import { sshPortLayer } from "./security/ssh-port.js";
 import { networkLayer } from "./network/layer.js";
 import { storageLayer } from "./storage/layer.js";
 import { containersLayer } from "./containers/layer.js";
@@ -17,6 +18,7 @@ import { PROFILES } from "./management/profiles.js";
  * held packages and timers.
  */
 export const LAYERS: readonly LayerDescriptor[] = [
+  sshPortLayer,
   baseLayer,
   securityLayer,
   networkLayer,

@@ -26,6 +26,12 @@ export interface DebVisorNodeArgs {
   network?: NetworkSettings;
   /** Virtualization layer settings: KVM/QEMU, libvirt, VMs, Cockpit (profiles with the virtualization layer). @default {} */
   virtualization?: VirtualizationSettings;
+  /**
+   * The port sshd listens on now, when it is not `host.port`: the node then moves sshd to
+   * `host.port` first (commit-confirmed, rolled back if the new port does not answer).
+   * The stack program reads it from the stack's previous outputs. @default host.port (no move)
+   */
+  currentSshPort?: number;
   /** Debian installer settings: when set, the node's `preseed` output is rendered. @default none */
   preseed?: PreseedSettings;
   /** The layers and profiles to build from (extend `DEFAULT_CATALOG` to add a layer of your own). @default DEFAULT_CATALOG */
@@ -39,6 +45,9 @@ export function nodeArgsProblems(args: DebVisorNodeArgs, field = "node"): string
   const host = schemaProblems(hostSchema, args.host, `${field}.host`);
   problems.push(...host.problems);
   if (host.problems.length === 0) problems.push(...ruleProblems(`${field}.host`, () => hostKeyRules(args.host)));
+  if (args.currentSshPort !== undefined && !(Number.isInteger(args.currentSshPort) && args.currentSshPort >= 1 && args.currentSshPort <= 65535)) {
+    problems.push(`${field}.currentSshPort: must be an integer from 1 to 65535, got ${JSON.stringify(args.currentSshPort)}`);
+  }
   if (args.profile !== undefined && !(args.profile in catalog.profiles)) {
     problems.push(`${field}.profile: must be one of ${Object.keys(catalog.profiles).join(", ")}, got ${JSON.stringify(args.profile)}`);
   }
@@ -86,6 +95,8 @@ export function markNodeArgsValidated(args: DebVisorNodeArgs): DebVisorNodeArgs 
 /** One Debian host turned into a DebVisor node; its profile picks the layers of the catalog. */
 export class DebVisorNode extends pulumi.ComponentResource {
   readonly address: string;
+  /** The SSH port every step dials (sshd's port once the node has converged). */
+  readonly port: number;
   readonly profile: string;
   /** The node's layers, in build order. */
   readonly layers: readonly string[];
@@ -123,6 +134,7 @@ export class DebVisorNode extends pulumi.ComponentResource {
     const catalog = args.catalog ?? DEFAULT_CATALOG;
     const host = hostDefaults(args.host);
     this.address = host.address;
+    this.port = host.port;
     this.profile = args.profile ?? DEFAULT_PROFILE;
     const present = layersOfProfile(this.profile, catalog);
     this.layers = present.map((l) => l.name);
@@ -136,7 +148,7 @@ export class DebVisorNode extends pulumi.ComponentResource {
     const components: Record<string, pulumi.ComponentResource> = {};
     let ready: pulumi.Resource | undefined;
     for (const layer of present) {
-      const built: BuiltLayer | undefined = layer.build?.(node, ready ?? this);
+      const built: BuiltLayer | undefined = layer.build?.(node, ready);
       if (!built) continue;
       components[layer.name] = built.component;
       ready = built.ready ?? ready; // a layer with nothing to do holds nothing back
@@ -154,6 +166,6 @@ export class DebVisorNode extends pulumi.ComponentResource {
       });
     }
     this.facts = this.base.facts;
-    this.registerOutputs({ address: this.address, profile: this.profile, facts: this.facts });
+    this.registerOutputs({ address: this.address, port: this.port, profile: this.profile, facts: this.facts });
   }
 }

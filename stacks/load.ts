@@ -23,6 +23,8 @@ export { fieldName } from "../components/config/problems.js";
 export interface LoadOptions {
   /** The secret `debvisor:sshPrivateKey`, when the stack sets one. */
   sshPrivateKey?: pulumi.Input<string>;
+  /** The port sshd listens on now, per node name (from the stack's previous outputs): a node whose `port` differs moves sshd. @default {} */
+  currentSshPorts?: Record<string, number>;
   /** Reads a file (tests replace it). @default fs.readFileSync(path, "utf8") */
   readFile?: (path: string) => string;
 }
@@ -99,9 +101,11 @@ export function loadStackConfig(raw: unknown, options: LoadOptions = {}): DebVis
       problems.push(`${f}.privateKeyFile: no SSH private key: set privateKeyFile (here or in defaults) or the secret debvisor:sshPrivateKey`);
     }
 
+    const current = options.currentSshPorts?.[n.name];
     const node: DebVisorClusterNodeArgs = {
       name: n.name,
       profile: s.profile,
+      ...(current !== undefined && current !== (s.port ?? 22) ? { currentSshPort: current } : {}),
       host: {
         address: n.address, port: s.port, user: s.user, privateKey: privateKey ?? "",
         hostKey, insecureSkipHostKeyCheck: s.insecureSkipHostKeyCheck,

@@ -7,16 +7,29 @@ export function deployStack(raw: unknown, options: LoadOptions = {}): DebVisorCl
   return new DebVisorCluster("debvisor", loadStackConfig(raw, options));
 }
 
-/** The stack outputs: what each node now is. */
+/** The stack outputs: what each node now is (its SSH `port` tells the next run where sshd listens). */
 export function stackOutputs(cluster: DebVisorCluster) {
   return Object.fromEntries(
-    Object.entries(cluster.nodes).map(([name, node]) => [name, { address: node.address, profile: node.profile, facts: node.facts, ...(node.preseed !== undefined ? { preseed: node.preseed } : {}) }]),
+    Object.entries(cluster.nodes).map(([name, node]) => [name, {
+      address: node.address, port: node.port, profile: node.profile, facts: node.facts, ...(node.preseed !== undefined ? { preseed: node.preseed } : {}),
+    }]),
   );
 }
 
+/**
+ * The SSH port of each node as this stack's last successful run left it (its outputs), so
+ * a changed `port` moves sshd from there. A run that failed leaves the outputs as they were.
+ */
+export async function previousSshPorts(): Promise<Record<string, number>> {
+  const self = new pulumi.StackReference(`${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`);
+  const nodes = (await self.getOutputDetails("nodes")).value as Record<string, { port?: unknown }> | undefined;
+  return Object.fromEntries(Object.entries(nodes ?? {}).flatMap(([name, n]) => (typeof n?.port === "number" ? [[name, n.port]] : [])));
+}
+
 /** Reads `debvisor:cluster` (and the optional secret `debvisor:sshPrivateKey`) from the stack. */
-export function deployFromPulumiConfig(config = new pulumi.Config("debvisor")): DebVisorCluster {
+export async function deployFromPulumiConfig(config = new pulumi.Config("debvisor")): Promise<DebVisorCluster> {
   return deployStack(config.requireObject<unknown>("cluster"), {
     sshPrivateKey: config.get("sshPrivateKey") !== undefined ? config.requireSecret("sshPrivateKey") : undefined,
+    currentSshPorts: await previousSshPorts(),
   });
 }

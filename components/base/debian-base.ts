@@ -71,7 +71,7 @@ export class DebianBase extends pulumi.ComponentResource {
         backports: args.backports ?? false,
         aptProxy: args.aptProxy,
       }),
-    }, { parent: this });
+    }, { parent: this, dependsOn: opts?.dependsOn }); // children do not inherit the layer's dependsOn
     const pkgs = new RemoteStep(`${name}-packages`, { host, ...packagesStep(packages) }, { parent: this, dependsOn: [apt.command] });
     const locale = new RemoteStep(`${name}-locale`, { host, ...localeStep(args.locale ?? "en_US.UTF-8", args.timezone ?? "UTC") }, { parent: this, dependsOn: [pkgs.command] });
     const facts = new RemoteStep(`${name}-facts`, { host, ...factsStep(), timeoutSeconds: 60 }, { parent: this, dependsOn: [locale.command] });

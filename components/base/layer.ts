@@ -9,8 +9,8 @@ export const baseLayer: LayerDescriptor = {
   always: true,
   // In the stack config these fields sit directly on a node (release, mirror, packages, ...).
   settings: { key: "base", schema: baseSchema },
-  build(node) {
-    const component = new DebianBase(`${node.name}-base`, trusted({ ...node.args.base, host: node.host }), { parent: node.parent });
+  build(node, after) {
+    const component = new DebianBase(`${node.name}-base`, trusted({ ...node.args.base, host: node.host }), { parent: node.parent, dependsOn: after ? [after] : [] });
     return { component, ready: component.ready };
   },
 };

@@ -10,7 +10,7 @@ export const managementLayer: LayerDescriptor = {
   settings: { key: "management", schema: managementSchema, rules: managementRules },
   build(node, after) {
     const timers = node.contributions.timers;
-    const component = new NodeManagement(`${node.name}-management`, trusted({ ...node.args.management, host: node.host, timers }), { parent: node.parent, dependsOn: [after] });
+    const component = new NodeManagement(`${node.name}-management`, trusted({ ...node.args.management, host: node.host, timers }), { parent: node.parent, dependsOn: after ? [after] : [] });
     return { component, ready: component.ready };
   },
 };

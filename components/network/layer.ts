@@ -8,7 +8,7 @@ export const networkLayer: LayerDescriptor = {
   name: "network",
   settings: { key: "network", schema: networkSchema, rules: (s, node) => networkRules(s, node.args.host?.address), clusterRules: networkClusterRules },
   build(node, after) {
-    const component = new HostNetwork(`${node.name}-network`, trusted({ ...node.args.network, host: node.host }), { parent: node.parent, dependsOn: [after] });
+    const component = new HostNetwork(`${node.name}-network`, trusted({ ...node.args.network, host: node.host }), { parent: node.parent, dependsOn: after ? [after] : [] });
     return { component, ready: component.ready }; // `bridge: false` and nothing else: no step
   },
 };

@@ -117,6 +117,11 @@ else
     printf '%s' "$want" >"$applied"
     dv_changed "ufw rules"
   fi
+  # A port move's temporary opening (ssh-move.sh): the rules above now cover SSH.
+  while IFS= read -r rule; do
+    [ -n "$rule" ] || continue
+    eval "ufw delete ${rule#ufw }" >&2 && dv_changed "removed the temporary SSH port opening"
+  done < <(ufw show added 2>/dev/null | grep "comment 'debvisor-ssh-move'" || true)
   if ! ufw status | grep -q '^Status: active'; then
     ufw default deny incoming >&2
     ufw default allow outgoing >&2

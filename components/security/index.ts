@@ -6,3 +6,4 @@ export * from "./security.js";
 export * from "./layer.js";
 export * from "./schema.js";
 export * from "./steps.js";
+export * from "./ssh-port.js";

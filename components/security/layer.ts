@@ -12,7 +12,7 @@ export const securityLayer: LayerDescriptor = {
     const component = new HostSecurity(`${node.name}-security`, trusted({
       ...node.args.security, host: node.host, release: node.args.base?.release ?? DEFAULT_RELEASE,
       roleRules: node.contributions.firewallRules, layerPackages: node.heldPackages,
-    }), { parent: node.parent, dependsOn: [after] });
+    }), { parent: node.parent, dependsOn: after ? [after] : [] });
     return { component, ready: component.ready };
   },
 };

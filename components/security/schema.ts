@@ -36,6 +36,7 @@ export const securitySchema = z.strictObject({
   fail2banFindTime: fail2banTime.optional(),
   fail2banBanTime: fail2banTime.optional(),
   securityUpdatesOnly: z.boolean({ error: "must be true or false" }).optional(),
+  portMoveRollbackSeconds: z.number().int("must be an integer from 10 to 3600").min(10, "must be an integer from 10 to 3600").max(3600, "must be an integer from 10 to 3600").optional(),
   heldPackages: z.array(z.string().refine(isPackageGlob, "not a package name or glob")).optional(),
 });
 

@@ -49,6 +49,8 @@ export interface SecuritySettings {
   fail2banBanTime?: string;
   /** unattended-upgrades installs security updates only. @default true */
   securityUpdatesOnly?: boolean;
+  /** Seconds a new SSH `port` has to answer after a port move before it is rolled back. @default 60 */
+  portMoveRollbackSeconds?: number;
   /** Extra package globs held and excluded from unattended-upgrades (on top of kubelet, kubeadm, kubectl, containerd, ceph, zfs). @default [] */
   heldPackages?: string[];
 }

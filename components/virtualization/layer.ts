@@ -9,7 +9,7 @@ export const virtualizationLayer: LayerDescriptor = {
   settings: { key: "virtualization", schema: virtualizationSchema, rules: (s, node) => virtualizationRules(s, hostNetworkOf(node)) },
   contribute: () => ({ firewallRules: [{ protocol: "tcp", ports: [COCKPIT_PORT, COCKPIT_PORT], comment: "cockpit" }] }),
   build(node, after) {
-    const component = new VirtualizationHost(`${node.name}-virtualization`, trusted({ ...node.args.virtualization, host: node.host }), { parent: node.parent, dependsOn: [after] });
+    const component = new VirtualizationHost(`${node.name}-virtualization`, trusted({ ...node.args.virtualization, host: node.host }), { parent: node.parent, dependsOn: after ? [after] : [] });
     return { component, ready: component.ready };
   },
 };

@@ -41,7 +41,13 @@ function write(c: unknown) {
 const evidence: string[] = [];
 const note = (title: string, text: string) => evidence.push(`## ${title}\n${text.trim()}\n`);
 /** The "Policies:" block of a pulumi run's output. */
-const policies = (r: Result) => /^Policies:\n[\s\S]*?(?=\n\S|\n*$)/m.exec(r.stdout)?.[0] ?? "(no Policies block)";
+function policies(r: Result): string {
+  const lines = out(r).split("\n");
+  const start = lines.findIndex((l) => l.trimEnd() === "Policies:");
+  if (start === -1) return "(no Policies block)";
+  const end = lines.findIndex((l, i) => i > start && /^\S/.test(l));
+  return lines.slice(start, end === -1 ? undefined : end).join("\n");
+}
 
 /** Each host's DebVisor journal lines (`step <name> start` for every step run). */
 const journal = (h: string) => lab.out(h, "journalctl -q -t debvisor -o cat --no-pager || true");

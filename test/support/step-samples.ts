@@ -1,5 +1,5 @@
 import { BASE_PACKAGES, aptSourcesStep, factsStep, localeStep, packagesStep, type DebianRelease } from "../../components/base/index.js";
-import { DEFAULT_TRUSTED_INTERFACES, fail2banStep, firewallStep, sshdStep, upgradesStep } from "../../components/security/index.js";
+import { DEFAULT_TRUSTED_INTERFACES, fail2banStep, firewallStep, sshConfirmStep, sshMoveStep, sshdStep, upgradesStep } from "../../components/security/index.js";
 import { firstBootParams, timerParams, timersStep } from "../../components/management/index.js";
 import { cephHealthTimer } from "../../components/storage/index.js";
 import { DEFAULT_HELD_PACKAGES } from "../../components/layers.js";
@@ -35,6 +35,9 @@ export const sample = (release: DebianRelease): Record<string, Record<string, st
   "management/firstboot.sh": firstBootParams(),
   "management/timer.sh": timerParams(cephHealthTimer()),
   "management/timers.sh": timersStep(["debvisor-zfs-scrub"]).params,
+  // The script tier runs these last: sshd ends on port 2222.
+  "security/ssh-move.sh": sshMoveStep(22, 2222, 120).params,
+  "security/ssh-confirm.sh": sshConfirmStep(22, 2222).params,
   ...network.sample(release),
   ...virtualization.sample(release),
   ...vm.sample(release),

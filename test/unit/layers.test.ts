@@ -14,7 +14,7 @@ const host = { address: "10.213.0.11", user: "debvisor", privateKey: pulumi.secr
 
 describe("the layer catalog", () => {
   it("builds layers in catalog order; every profile names only catalog layers", () => {
-    expect(LAYERS.map((l) => l.name)).toEqual(["base", "security", "network", "storage", "containers", "kubernetes", "virtualization", "management"]);
+    expect(LAYERS.map((l) => l.name)).toEqual(["ssh-port", "base", "security", "network", "storage", "containers", "kubernetes", "virtualization", "management"]);
     for (const [profile, names] of Object.entries(DEFAULT_CATALOG.profiles)) {
       for (const n of names) expect(LAYERS.map((l) => l.name), `${profile}: ${n}`).toContain(n);
     }
@@ -31,7 +31,7 @@ describe("the layer catalog", () => {
     const node = new DebVisorNode("t", args as never);
     const other = new DebVisorNode("u", { host: { ...host, address: "10.213.0.12" }, profile: "minimal", catalog });
     const regs = await mocks.settle();
-    expect(node.layers).toEqual(["base", "security", "example", "management"]);
+    expect(node.layers).toEqual(["ssh-port", "base", "security", "example", "management"]);
     expect(other.layers).not.toContain("example");
     const step = regs.find((r) => r.name === "t-example-facts")!;
     expect(parentName(step)).toBe("t-example");

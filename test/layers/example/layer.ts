@@ -39,7 +39,7 @@ export const exampleLayer: LayerDescriptor<z.infer<typeof exampleSchema>> = {
     return s.open && s.port ? { firewallRules: [{ protocol: "tcp", ports: [s.port, s.port], comment: "example" }] } : {};
   },
   build(node, after) {
-    const component = new ExampleLayer(`${node.name}-example`, { host: node.host }, { parent: node.parent, dependsOn: [after] });
+    const component = new ExampleLayer(`${node.name}-example`, { host: node.host }, { parent: node.parent, dependsOn: after ? [after] : [] });
     return { component, ready: component.ready };
   },
 };
