@@ -178,7 +178,7 @@ for (const release of ["bookworm", "trixie"] as const) describe.sequential(`secu
     await ok(lab.sh("n1", "rm -f /usr/local/bin/ceph"), "remove stand-in");
     // The management layer's timers step: a node keeps only the timers its layers want.
     expect((await step("management/timers.sh", timersStep([]).params)).stdout).toContain("@changed removed timer debvisor-ceph-health");
-    expect(await lab.out("n1", "systemctl list-unit-files 'debvisor-*' --no-legend | wc -l; ls /usr/local/lib/debvisor/ | grep -c health || true")).toBe("0\n0");
+    expect(await lab.out("n1", "systemctl list-unit-files 'debvisor-ceph-health*' 'debvisor-zfs-scrub*' --no-legend | wc -l; ls /usr/local/lib/debvisor/ | grep -c -e health -e scrub || true")).toBe("0\n0");
   });
 
   it("fail2ban bans a peer that keeps failing to log in, never the controller", async () => {
