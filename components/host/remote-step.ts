@@ -115,6 +115,21 @@ function sortKeys(o: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.keys(o).sort().map((k) => [k, o[k]]));
 }
 
+/**
+ * Payload and trigger of a step without secrets. Many nodes often get the very same
+ * parameters object (a builder memoizes it, e.g. the firewall of a cluster's nodes): the
+ * texts, which grow with the cluster, are then rendered and hashed once, not once per node.
+ */
+const rendered = new WeakMap<object, Map<string, { payload: string; trigger: string }>>();
+function renderedStep(script: string, params: Record<string, string>, timeoutSeconds: number): { payload: string; trigger: string } {
+  const key = `${script}\0${timeoutSeconds}`;
+  let byKey = rendered.get(params);
+  if (!byKey) rendered.set(params, (byKey = new Map()));
+  let r = byKey.get(key);
+  if (!r) byKey.set(key, (r = { payload: renderPayload(script, params), trigger: stepTrigger(script, params, [], timeoutSeconds) }));
+  return r;
+}
+
 /** `@fact key=value` lines of a step's stdout. */
 export function parseFacts(stdout: string): Record<string, string> {
   const facts: Record<string, string> = {};
@@ -147,15 +162,16 @@ export class RemoteStep {
     }
 
     let stdin: pulumi.Input<string>;
+    let trigger: string;
     if (hasSecrets) {
       // Secret values never reach the command line or plaintext state: the whole
       // payload is a secret, and so is everything the script prints.
       stdin = pulumi.secret(pulumi.all(secretParams).apply((secrets) => renderPayload(args.script, { ...params, ...secrets })));
+      trigger = stepTrigger(args.script, params, secretNames, timeoutSeconds);
     } else {
-      stdin = renderPayload(args.script, params);
+      ({ payload: stdin, trigger } = renderedStep(args.script, params, timeoutSeconds));
     }
 
-    const trigger = stepTrigger(args.script, params, secretNames, timeoutSeconds);
     this.command = new command.remote.Command(
       name,
       {

@@ -12,8 +12,23 @@ export const upgradesStep = (o: UpgradesOptions) =>
 export const fail2banStep = (o: Fail2banOptions, controllerAddresses: string[]) =>
   stepSpec("security/fail2ban.sh", { DV_JAIL: renderJail(o), DV_IGNORE: renderIgnoreIp(controllerAddresses) });
 
-/** `security/firewall.sh`: the nftables table, or the ufw rules (the other backend gets ""). */
+/**
+ * `security/firewall.sh`: the nftables table, or the ufw rules (the other backend gets "").
+ * The nodes of a cluster usually share one list of cluster networks (as long as the
+ * cluster): equal policies over that same list give the same StepSpec object, rendered
+ * once, so a cluster's firewalls cost time linear in its size, not quadratic.
+ */
 export function firewallStep(backend: FirewallBackend, policy: FirewallPolicy) {
+  let byPolicy = firewallSteps.get(policy.clusterNetworks);
+  if (!byPolicy) firewallSteps.set(policy.clusterNetworks, (byPolicy = new Map()));
+  const key = JSON.stringify([backend, { ...policy, clusterNetworks: undefined }]);
+  let spec = byPolicy.get(key);
+  if (!spec) byPolicy.set(key, (spec = renderFirewallStep(backend, policy)));
+  return spec;
+}
+const firewallSteps = new WeakMap<readonly string[], Map<string, ReturnType<typeof renderFirewallStep>>>();
+
+function renderFirewallStep(backend: FirewallBackend, policy: FirewallPolicy) {
   const ufw = backend === "ufw" ? renderUfwRules(policy) : undefined;
   return stepSpec("security/firewall.sh", {
     DV_BACKEND: backend,
