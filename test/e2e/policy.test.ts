@@ -40,11 +40,15 @@ function write(c: unknown) {
 /** What the run showed, kept in test-artifacts/e2e-policy.txt for the record. */
 const evidence: string[] = [];
 const note = (title: string, text: string) => evidence.push(`## ${title}\n${text.trim()}\n`);
-/** The "Policies:" block of a pulumi run's output. */
+/** The policy violations a pulumi run printed. */
 function policies(r: Result): string {
   const lines = out(r).split("\n");
   const start = lines.findIndex((l) => l.trimEnd() === "Policies:");
-  if (start === -1) return "(no Policies block)";
+  if (start === -1) {
+    // `--diff` prints each violation inline, before the resource it is about: header, then the message.
+    const at = lines.flatMap((l, i) => (/\[(mandatory|advisory)\]/.test(l) ? [i] : []));
+    return at.map((i) => `${lines[i].trim()}\n${lines[i + 1] ?? ""}`).join("\n") || "(no policy output)";
+  }
   const end = lines.findIndex((l, i) => i > start && /^\S/.test(l));
   return lines.slice(start, end === -1 ? undefined : end).join("\n");
 }
