@@ -216,7 +216,7 @@ export function ruleConfig(rule: Rule, given: Record<string, unknown> = {}): Rec
  * and stdout/stderr as additional secret outputs.
  */
 export function isSecretPayload(props: Record<string, any>, additionalSecretOutputs: string[] = []): boolean {
-  return props.logging === "none" || additionalSecretOutputs.includes("stdout") || additionalSecretOutputs.includes("stdin");
+  return props.logging === "none" || additionalSecretOutputs.includes("stdout");
 }
 
 export interface CheckOptions {
