@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as command from "@pulumi/command";
+import type * as command from "@pulumi/command";
 import { createHash } from "node:crypto";
 import { connectionFor, type ResolvedHost } from "./host.js";
 import { loadScript } from "./scripts.js";
@@ -140,13 +140,44 @@ export function parseFacts(stdout: string): Record<string, string> {
   return facts;
 }
 
+/** The inputs of `command:remote:Command` DebVisor sets. */
+interface RemoteCommandInputs {
+  connection: command.types.input.remote.ConnectionArgs;
+  create: string;
+  delete?: string;
+  stdin: pulumi.Input<string>;
+  triggers: string[];
+  addPreviousOutputInEnv: boolean;
+  logging?: "none";
+}
+
+/** The version of the command provider the resources ask for (the `@pulumi/command` SDK's own). */
+const COMMAND_PROVIDER_VERSION = "1.2.1";
+
 /**
- * The one way DebVisor runs something on a host: a `command.remote.Command` whose
+ * `command:remote:Command` of @pulumi/command, registered with the inputs and options its
+ * SDK class sends (secret connection, provider version, replace on new triggers), but
+ * declaring only the output DebVisor reads (`stdout`): the SDK class makes an Output for
+ * each of its twelve properties, and at thousands of steps those were most of a
+ * program's time and memory (README, Benchmarks).
+ */
+export class RemoteCommand extends pulumi.CustomResource {
+  declare readonly stdout: pulumi.Output<string>;
+
+  constructor(name: string, inputs: RemoteCommandInputs, opts: pulumi.CustomResourceOptions = {}) {
+    // Options merged in the SDK class's order.
+    const merged = pulumi.mergeOptions(pulumi.mergeOptions({ version: COMMAND_PROVIDER_VERSION }, opts), { additionalSecretOutputs: ["connection"], replaceOnChanges: ["triggers[*]"] });
+    super("command:remote:Command", name, { ...inputs, connection: pulumi.secret(inputs.connection), stdout: undefined }, merged);
+  }
+}
+
+/**
+ * The one way DebVisor runs something on a host: a `command:remote:Command` whose
  * script is a repo file, whose parameters travel on stdin, and which re-runs exactly
  * when what it would do changes. Not a resource itself: the Command is the child.
  */
 export class RemoteStep {
-  readonly command: command.remote.Command;
+  readonly command: RemoteCommand;
   readonly stdout: pulumi.Output<string>;
   /** `@fact key=value` lines the script printed. */
   readonly facts: pulumi.Output<Record<string, string>>;
@@ -172,7 +203,7 @@ export class RemoteStep {
       ({ payload: stdin, trigger } = renderedStep(args.script, params, timeoutSeconds));
     }
 
-    this.command = new command.remote.Command(
+    this.command = new RemoteCommand(
       name,
       {
         connection: connectionFor(args.host),

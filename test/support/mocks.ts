@@ -14,6 +14,8 @@ export interface Registration {
   inputs: Record<string, any>;
   /** Names of the resources it depends on (dependsOn and inputs' resources), as sent to the engine. */
   dependsOn: string[];
+  /** Resource options as sent to the engine. */
+  options: { version: string; replaceOnChanges: string[]; additionalSecretOutputs: string[] };
 }
 
 const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
@@ -54,6 +56,7 @@ export async function installMocks(options: { preview?: boolean; stack?: string 
       type: req.getType(), name: req.getName(), parent: req.getParent(), custom: req.getCustom(),
       raw: req.getObject().toJavaScript(),
       dependsOn: (req.getDependenciesList() as string[]).map((u) => u.split("::").pop()!),
+      options: { version: req.getVersion(), replaceOnChanges: req.getReplaceonchangesList(), additionalSecretOutputs: req.getAdditionalsecretoutputsList() },
     });
     return register(req, cb);
   };
