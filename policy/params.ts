@@ -79,3 +79,35 @@ export function payloadScript(payload: string): string | undefined {
   // Only after the parameter block: a value may hold any text, markers included.
   return /^# --- (\S+)$/m.exec(payload.slice(parsePayload(payload).rest))?.[1];
 }
+
+const PART_MARKER = /^# --- part ([a-z0-9][a-z0-9-]*): (\S+)$/;
+
+/**
+ * The parameters of every script a payload runs: of the one script of a single-script
+ * payload, or of each part of a multi-part payload (`renderPartsPayload`: one step per
+ * layer, each part `# --- part <name>: <script>`, an optional `if dv_part_due ...; then`,
+ * `(`, then its parameter block). Exact like parsePayload: a part's parameters are read
+ * with the same parser, so a value holding a marker stays inside its value.
+ */
+export function parseScripts(payload: string): { part?: string; script?: string; params: Record<string, string> }[] {
+  const first = parsePayload(payload);
+  if (Object.keys(first.params).length > 0 || !payload.includes("\n# --- part ")) {
+    return [{ script: payloadScript(payload), params: first.params }];
+  }
+  const out: { part: string; script: string; params: Record<string, string> }[] = [];
+  let i = payload.indexOf("\n# --- part ") + 1;
+  while (i > 0 && i < payload.length) {
+    const end = payload.indexOf("\n", i);
+    const m = PART_MARKER.exec(payload.slice(i, end === -1 ? undefined : end));
+    if (!m) throw new PayloadParseError(`part marker expected at offset ${i}`);
+    let j = end + 1;
+    if (payload.startsWith("if dv_part_due ", j)) j = payload.indexOf("\n", j) + 1;
+    if (!payload.startsWith("(\n", j)) throw new PayloadParseError(`part ${m[1]}: its subshell is missing`);
+    j += 2;
+    const block = parsePayload(payload.slice(j));
+    out.push({ part: m[1], script: m[2], params: block.params });
+    const next = payload.indexOf("\n# --- part ", j + block.rest);
+    i = next === -1 ? -1 : next + 1;
+  }
+  return out;
+}

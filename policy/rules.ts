@@ -13,7 +13,7 @@
  * hands policies such values unwrapped, so the rules still check them, but a message
  * about a secret payload never quotes anything from it.
  */
-import { parseParams, PayloadParseError } from "./params.js";
+import { parseScripts, PayloadParseError } from "./params.js";
 import { nftOpenings, ufwOpenings, type Opening } from "./firewall.js";
 import { contains, parseNetwork, type Network } from "./net.js";
 
@@ -58,7 +58,8 @@ function where(p: Record<string, any>, ctx: RuleContext): string {
 function stepParams(p: Record<string, any>, ctx: RuleContext): { params: Record<string, string> } | { error: string } {
   if (typeof p.stdin !== "string") return { params: {} };
   try {
-    return { params: parseParams(p.stdin) };
+    // A layer's step runs several scripts (parts), each with its own parameters.
+    return { params: Object.assign({}, ...parseScripts(p.stdin).map((x) => x.params)) };
   } catch (e) {
     // A parse error quotes one character at most, but not even that from a secret.
     const detail = ctx.secretPayload ? "(details withheld: the payload is secret)" : (e as Error).message;

@@ -60,24 +60,29 @@ export class DebianBase extends pulumi.ComponentResource {
     const packages = [...new Set([...BASE_PACKAGES, ...(args.packages ?? [])])];
     const host = args.host;
 
-    const apt = new RemoteStep(`${name}-apt`, {
+    // One step, four parts: a changed parameter runs its own part on the host, no other.
+    const steps = new RemoteStep(`${name}-apply`, {
       host,
-      ...aptSourcesStep({
-        release,
-        mirror: args.mirror ?? "http://deb.debian.org/debian",
-        securityMirror: args.securityMirror ?? "http://deb.debian.org/debian-security",
-        contrib: args.contrib ?? false,
-        nonFree: args.nonFree ?? false,
-        backports: args.backports ?? false,
-        aptProxy: args.aptProxy,
-      }),
+      parts: [
+        { name: "apt", ...aptSourcesStep({
+          release,
+          mirror: args.mirror ?? "http://deb.debian.org/debian",
+          securityMirror: args.securityMirror ?? "http://deb.debian.org/debian-security",
+          contrib: args.contrib ?? false,
+          nonFree: args.nonFree ?? false,
+          backports: args.backports ?? false,
+          aptProxy: args.aptProxy,
+        }) },
+        { name: "packages", ...packagesStep(packages) },
+        { name: "locale", ...localeStep(args.locale ?? "en_US.UTF-8", args.timezone ?? "UTC") },
+        { name: "facts", ...factsStep(), always: true },
+      ],
+      timeoutSeconds: 3600,
+      partsRecord: "base",
     }, { parent: this, dependsOn: opts?.dependsOn }); // children do not inherit the layer's dependsOn
-    const pkgs = new RemoteStep(`${name}-packages`, { host, ...packagesStep(packages) }, { parent: this, dependsOn: [apt.command] });
-    const locale = new RemoteStep(`${name}-locale`, { host, ...localeStep(args.locale ?? "en_US.UTF-8", args.timezone ?? "UTC") }, { parent: this, dependsOn: [pkgs.command] });
-    const facts = new RemoteStep(`${name}-facts`, { host, ...factsStep(), timeoutSeconds: 60 }, { parent: this, dependsOn: [locale.command] });
 
-    this.facts = facts.facts;
-    this.ready = facts.command;
+    this.facts = steps.facts;
+    this.ready = steps.command;
     this.registerOutputs({ facts: this.facts });
   }
 }

@@ -55,13 +55,24 @@ export function hostDefaults(args: HostArgs): ResolvedHost {
   };
 }
 
-/** The `@pulumi/command` connection: the private key always travels as a secret. */
-export function connectionFor(host: ResolvedHost): command.types.input.remote.ConnectionArgs {
+/**
+ * The `@pulumi/command` connection, as one secret value (the private key never travels
+ * in the clear). One per host object: every step on a host shares it, which matters at
+ * thousands of steps (each secret Output costs the SDK several promises).
+ */
+export function connectionFor(host: ResolvedHost): pulumi.Output<command.types.input.remote.ConnectionArgs> {
+  let c = connections.get(host);
+  if (!c) connections.set(host, (c = pulumi.secret(connectionArgs(host))));
+  return c;
+}
+const connections = new WeakMap<ResolvedHost, pulumi.Output<command.types.input.remote.ConnectionArgs>>();
+
+function connectionArgs(host: ResolvedHost): command.types.input.remote.ConnectionArgs {
   return {
     host: host.address,
     port: host.port,
     user: host.user,
-    privateKey: pulumi.secret(host.privateKey),
+    privateKey: host.privateKey,
     ...(host.hostKey ? { hostKey: host.hostKey } : {}),
     dialErrorLimit: host.dialErrorLimit,
     perDialTimeout: host.perDialTimeout,

@@ -7,8 +7,20 @@ import { loadScript } from "./scripts.js";
 export interface RemoteStepArgs {
   /** The host to run on (validated, defaults applied: see `resolveHost`). */
   host: ResolvedHost;
-  /** Script path under `components/`, e.g. `base/apt-sources.sh`. */
-  script: string;
+  /** Script path under `components/`, e.g. `base/apt-sources.sh` (or `parts`). */
+  script?: string;
+  /**
+   * Several scripts run in order in one SSH session, instead of `script`: each part runs
+   * only when the host has not yet applied its exact script and parameters (recorded per
+   * part under /var/lib/debvisor/parts/<step>/), so a changed parameter runs its own part
+   * and no other. A layer is one step, not one per script (see README, Benchmarks).
+   */
+  parts?: StepPart[];
+  /**
+   * With `parts`: the folder under /var/lib/debvisor/parts/ where the host records them,
+   * unique among the node's steps (e.g. the layer's name). @default the step's name
+   */
+  partsRecord?: string;
   /** Parameters, exported as shell variables before the script runs. Names: `DV_[A-Z0-9_]+`. */
   params?: Record<string, string>;
   /** Secret parameters: like `params`, but the whole payload and all output become secrets. */
@@ -25,6 +37,72 @@ export interface RemoteStepArgs {
 }
 
 const PARAM_NAME = /^DV_[A-Z0-9_]+$/;
+
+/** One script of a multi-part step. */
+export interface StepPart extends StepSpec {
+  /** Part name, unique in its step: the host's record and log lines name it. */
+  name: string;
+  /** Run each time the step runs, applied before or not (a part that reports facts). @default false */
+  always?: boolean;
+}
+
+/** Where multi-part steps record the parts they applied. */
+export const PART_RECORDS = "/var/lib/debvisor/parts";
+
+/** What a part would do, hashed: its script and parameters. */
+export function partHash(part: StepSpec): string {
+  let byScript = partHashes.get(part.params);
+  if (!byScript) partHashes.set(part.params, (byScript = new Map()));
+  let h = byScript.get(part.script);
+  if (h === undefined) byScript.set(part.script, (h = createHash("sha256").update(JSON.stringify({ script: loadScript(part.script), params: sortKeys(part.params) })).digest("hex").slice(0, 32)));
+  return h;
+}
+const partHashes = new WeakMap<object, Map<string, string>>();
+
+/**
+ * The text the host runs for a multi-part step: strict mode, the shared prelude, then each
+ * part in a subshell of its own (its parameters and script), skipped when the host's record
+ * shows it applied that exact part already. A failing part stops the step (set -e) before
+ * its record is written, so the next run starts there.
+ */
+export function renderPartsPayload(stepName: string, parts: readonly StepPart[]): string {
+  const key = JSON.stringify([stepName, parts.map((p) => [p.name, partHash(p), p.always ?? false])]);
+  let text = partsPayloads.get(key);
+  if (text === undefined) partsPayloads.set(key, (text = renderPartsText(stepName, parts)));
+  return text;
+}
+/** Equal multi-part payloads (the same layer with the same settings on many nodes) are one string. */
+const partsPayloads = new Map<string, string>();
+
+function renderPartsText(stepName: string, parts: readonly StepPart[]): string {
+  const names = new Set<string>();
+  for (const p of parts) {
+    if (!/^[a-z0-9][a-z0-9-]*$/.test(p.name) || names.has(p.name)) throw new Error(`step ${stepName}: part names must be unique lower-case words, got ${JSON.stringify(p.name)}`);
+    names.add(p.name);
+  }
+  const dir = shellQuote(`${PART_RECORDS}/${stepName}`);
+  const log = (what: string) => `logger -t debvisor -- "part ${stepName}/$1 ${what}" 2>/dev/null || true`;
+  const out = [
+    "#!/bin/bash", "set -euo pipefail", loadScript("host/lib.sh"),
+    `# --- parts of ${stepName}: each applied once per content; the host records what it applied`,
+    `dv_parts=${dir}`,
+    'mkdir -p "$dv_parts"',
+    `dv_part_due() { if [ "$(cat "$dv_parts/$1" 2>/dev/null)" = "$2" ]; then ${log("skipped: applied already")}; return 1; fi; ${log("start")}; }`,
+    `dv_part_done() { printf '%s\\n' "$2" >"$dv_parts/$1"; }`,
+  ];
+  for (const p of parts) {
+    const hash = partHash(p);
+    const body = ["(", `${renderParams(p.params)}${loadScript(p.script)}`, ")"].join("\n");
+    out.push(`# --- part ${p.name}: ${p.script}`);
+    out.push(p.always ? [body, `dv_part_done ${p.name} ${hash}`].join("\n") : [`if dv_part_due ${p.name} ${hash}; then`, body, `dv_part_done ${p.name} ${hash}`, "fi"].join("\n"));
+  }
+  return `${out.join("\n")}\n`;
+}
+
+/** Trigger of a multi-part step: changes exactly when a part, their order, the prelude or the timeout changes. */
+export function partsTrigger(parts: readonly StepPart[], timeoutSeconds: number): string {
+  return createHash("sha256").update(JSON.stringify({ prelude: loadScript("host/lib.sh"), parts: parts.map((p) => [p.name, partHash(p), p.always ?? false]), timeoutSeconds })).digest("hex");
+}
 
 /**
  * A step script with its parameters, as a typed builder returns it: each script has one
@@ -121,12 +199,18 @@ function sortKeys(o: Record<string, string>): Record<string, string> {
  * texts, which grow with the cluster, are then rendered and hashed once, not once per node.
  */
 const rendered = new WeakMap<object, Map<string, { payload: string; trigger: string }>>();
+const renderedByContent = new Map<string, { payload: string; trigger: string }>();
 function renderedStep(script: string, params: Record<string, string>, timeoutSeconds: number): { payload: string; trigger: string } {
   const key = `${script}\0${timeoutSeconds}`;
+  // Equal parameters in other objects (every node's network step, say) share one text too.
+  const content = `${key}\0${JSON.stringify(sortKeys(params))}`;
+  const known = renderedByContent.get(content);
+  if (known) return known;
   let byKey = rendered.get(params);
   if (!byKey) rendered.set(params, (byKey = new Map()));
   let r = byKey.get(key);
   if (!r) byKey.set(key, (r = { payload: renderPayload(script, params), trigger: stepTrigger(script, params, [], timeoutSeconds) }));
+  renderedByContent.set(content, r);
   return r;
 }
 
@@ -142,7 +226,8 @@ export function parseFacts(stdout: string): Record<string, string> {
 
 /** The inputs of `command:remote:Command` DebVisor sets. */
 interface RemoteCommandInputs {
-  connection: command.types.input.remote.ConnectionArgs;
+  /** Made secret here; an Output must be secret already (`connectionFor`'s is, shared by a host's steps). */
+  connection: pulumi.Input<command.types.input.remote.ConnectionArgs>;
   create: string;
   delete?: string;
   stdin: pulumi.Input<string>;
@@ -167,7 +252,7 @@ export class RemoteCommand extends pulumi.CustomResource {
   constructor(name: string, inputs: RemoteCommandInputs, opts: pulumi.CustomResourceOptions = {}) {
     // Options merged in the SDK class's order.
     const merged = pulumi.mergeOptions(pulumi.mergeOptions({ version: COMMAND_PROVIDER_VERSION }, opts), { additionalSecretOutputs: ["connection"], replaceOnChanges: ["triggers[*]"] });
-    super("command:remote:Command", name, { ...inputs, connection: pulumi.secret(inputs.connection), stdout: undefined }, merged);
+    super("command:remote:Command", name, { ...inputs, connection: pulumi.Output.isInstance(inputs.connection) ? inputs.connection : pulumi.secret(inputs.connection), stdout: undefined }, merged);
   }
 }
 
@@ -179,8 +264,11 @@ export class RemoteCommand extends pulumi.CustomResource {
 export class RemoteStep {
   readonly command: RemoteCommand;
   readonly stdout: pulumi.Output<string>;
-  /** `@fact key=value` lines the script printed. */
-  readonly facts: pulumi.Output<Record<string, string>>;
+  /** `@fact key=value` lines the script printed (made on first use: most steps report none). */
+  get facts(): pulumi.Output<Record<string, string>> {
+    return (this.parsedFacts ??= this.stdout.apply(parseFacts));
+  }
+  private parsedFacts?: pulumi.Output<Record<string, string>>;
 
   constructor(name: string, args: RemoteStepArgs, opts: pulumi.CustomResourceOptions) {
     const params = args.params ?? {};
@@ -194,13 +282,19 @@ export class RemoteStep {
 
     let stdin: pulumi.Input<string>;
     let trigger: string;
-    if (hasSecrets) {
+    if ((args.parts === undefined) === (args.script === undefined)) throw new Error(`step ${name}: give a script or parts, not both`);
+    if (args.parts !== undefined) {
+      if (hasSecrets || args.params !== undefined || args.runOnDelete) throw new Error(`step ${name}: a multi-part step takes its parameters per part, no secrets, and runs nothing on delete`);
+      stdin = renderPartsPayload(args.partsRecord ?? name, args.parts);
+      trigger = partsTrigger(args.parts, timeoutSeconds);
+    } else if (hasSecrets) {
       // Secret values never reach the command line or plaintext state: the whole
       // payload is a secret, and so is everything the script prints.
-      stdin = pulumi.secret(pulumi.all(secretParams).apply((secrets) => renderPayload(args.script, { ...params, ...secrets })));
-      trigger = stepTrigger(args.script, params, secretNames, timeoutSeconds);
+      const script = args.script!;
+      stdin = pulumi.secret(pulumi.all(secretParams).apply((secrets) => renderPayload(script, { ...params, ...secrets })));
+      trigger = stepTrigger(script, params, secretNames, timeoutSeconds);
     } else {
-      ({ payload: stdin, trigger } = renderedStep(args.script, params, timeoutSeconds));
+      ({ payload: stdin, trigger } = renderedStep(args.script!, params, timeoutSeconds));
     }
 
     this.command = new RemoteCommand(
@@ -217,6 +311,5 @@ export class RemoteStep {
       { ...opts, ...(hasSecrets ? { additionalSecretOutputs: ["stdout", "stderr"] } : {}) },
     );
     this.stdout = this.command.stdout;
-    this.facts = this.command.stdout.apply(parseFacts);
   }
 }

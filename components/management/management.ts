@@ -51,28 +51,22 @@ export class NodeManagement extends pulumi.ComponentResource {
     }
     super("debvisor:management:NodeManagement", name, {}, opts);
     const host = args.host;
-    let last: pulumi.Resource | undefined;
-    // Children do not inherit the layer's dependsOn: the first step takes it.
-    const after = () => (last ? { dependsOn: [last] } : { dependsOn: opts?.dependsOn });
-
-    if (args.firstBoot) {
-      const fb = new RemoteStep(`${name}-firstboot`, {
-        host, script: "management/firstboot.sh",
-        params: firstBootParams(args.firstBootScript),
-      }, { parent: this, ...after() });
-      last = fb.command;
-    }
-
     const timers = args.timers ?? [];
-    for (const [role, spec] of timers) {
-      const step = new RemoteStep(`${name}-${role}`, { host, script: "management/timer.sh", params: timerParams(spec) }, { parent: this, ...after() });
-      last = step.command;
-    }
     this.timers = timers.map(([, t]) => t.name);
-    // Last: the node's timers are exactly these (an earlier DebVisor may have installed
-    // others, e.g. a Ceph health check on a node without Ceph).
-    last = new RemoteStep(`${name}-timers`, { host, ...timersStep(this.timers) }, { parent: this, ...after() }).command;
-    this.ready = last;
+    // One step: the first-boot unit, each timer, then the removal of any other DebVisor
+    // timer (an earlier DebVisor may have installed e.g. a Ceph health check on a node
+    // without Ceph).
+    const steps = new RemoteStep(`${name}-apply`, {
+      host,
+      parts: [
+        ...(args.firstBoot ? [{ name: "firstboot", script: "management/firstboot.sh", params: firstBootParams(args.firstBootScript) }] : []),
+        ...timers.map(([role, spec]) => ({ name: `timer-${role}`, script: "management/timer.sh", params: timerParams(spec) })),
+        { name: "timers", ...timersStep(this.timers) },
+      ],
+      timeoutSeconds: 1800,
+      partsRecord: "management",
+    }, { parent: this, dependsOn: opts?.dependsOn }); // children do not inherit the layer's dependsOn
+    this.ready = steps.command;
     this.registerOutputs({ timers: this.timers });
   }
 }

@@ -116,21 +116,22 @@ export class HostSecurity extends pulumi.ComponentResource {
     this.firewall = args.firewall ?? "nftables";
 
     const held = [...new Set([...(args.layerPackages ?? []), ...(args.heldPackages ?? [])])];
-    // Children do not inherit the layer's dependsOn: the first step takes it.
-    const upgrades = new RemoteStep(`${name}-upgrades`, {
-      host, ...upgradesStep({ release: args.release ?? DEFAULT_RELEASE, securityOnly: args.securityUpdatesOnly ?? true, held }),
-    }, { parent: this, dependsOn: opts?.dependsOn });
-    const fail2ban = new RemoteStep(`${name}-fail2ban`, {
-      host, ...fail2banStep({ sshPorts: policy.sshPorts, maxRetry: args.fail2banMaxRetry ?? 5, findTime: args.fail2banFindTime ?? "10m", banTime: args.fail2banBanTime ?? "1h" }, controller),
-    }, { parent: this, dependsOn: [upgrades.command] });
     const firewallSpec = firewallStep(this.firewall, policy);
     this.firewallRules = this.firewall === "nftables" ? firewallSpec.params.DV_NFT : firewallSpec.params.DV_UFW_RULES;
-    const firewall = new RemoteStep(`${name}-firewall`, { host, ...firewallSpec }, { parent: this, dependsOn: [fail2ban.command] });
-    const sshd = new RemoteStep(`${name}-sshd`, {
-      host, ...sshdStep({ permitRootLogin: args.permitRootLogin ?? "prohibit-password", allowUsers: args.sshAllowUsers ?? [], settings: args.sshdSettings ?? {}, provisioningUser: host.user }),
-    }, { parent: this, dependsOn: [firewall.command] });
+    // One step, four parts in this order (sshd last: it checks it still answers).
+    const steps = new RemoteStep(`${name}-apply`, {
+      host,
+      parts: [
+        { name: "upgrades", ...upgradesStep({ release: args.release ?? DEFAULT_RELEASE, securityOnly: args.securityUpdatesOnly ?? true, held }) },
+        { name: "fail2ban", ...fail2banStep({ sshPorts: policy.sshPorts, maxRetry: args.fail2banMaxRetry ?? 5, findTime: args.fail2banFindTime ?? "10m", banTime: args.fail2banBanTime ?? "1h" }, controller) },
+        { name: "firewall", ...firewallSpec },
+        { name: "sshd", ...sshdStep({ permitRootLogin: args.permitRootLogin ?? "prohibit-password", allowUsers: args.sshAllowUsers ?? [], settings: args.sshdSettings ?? {}, provisioningUser: host.user }) },
+      ],
+      timeoutSeconds: 3600,
+      partsRecord: "security",
+    }, { parent: this, dependsOn: opts?.dependsOn }); // children do not inherit the layer's dependsOn
 
-    this.ready = sshd.command;
+    this.ready = steps.command;
     this.registerOutputs({ firewall: this.firewall });
   }
 }

@@ -129,30 +129,24 @@ export class VirtualizationHost extends pulumi.ComponentResource {
     const networks = args.networks ?? [];
     const pools = args.pools ?? [];
 
-    const check = new RemoteStep(`${name}-check`, {
-      host, script: "virtualization/kvm-check.sh",
-      params: { DV_ALLOW_EMULATION: String(allowEmulation), DV_NESTED: String(nested), DV_NESTED_CONF: NESTED_CONF },
-    }, { parent: this, dependsOn: opts?.dependsOn }); // children do not inherit the layer's dependsOn: the first step takes it
-    this.acceleration = check.facts.apply((f) => f.acceleration ?? "unknown");
-
-    const packages = new RemoteStep(`${name}-packages`, {
-      host, script: "virtualization/packages.sh",
-      params: { DV_PACKAGES: virtualizationPackages(cockpit).join(" "), DV_NM_CONF: cockpit ? NM_UNMANAGED_CONF : "" },
-      timeoutSeconds: 1800,
-    }, { parent: this, dependsOn: [check.command] });
-
-    const libvirtd = new RemoteStep(`${name}-libvirtd`, {
-      host, script: "virtualization/libvirtd.sh", params: { DV_DROPIN: LIBVIRTD_DROPIN },
-    }, { parent: this, dependsOn: [packages.command] });
-    this.libvirtd = libvirtd.command;
+    // One step for the host's own setup: the KVM check (every run: it reports the
+    // acceleration), packages, libvirtd and Cockpit; a changed setting runs its own part.
+    const setup = new RemoteStep(`${name}-apply`, {
+      host,
+      parts: [
+        { name: "check", script: "virtualization/kvm-check.sh", params: { DV_ALLOW_EMULATION: String(allowEmulation), DV_NESTED: String(nested), DV_NESTED_CONF: NESTED_CONF }, always: true },
+        { name: "packages", script: "virtualization/packages.sh", params: { DV_PACKAGES: virtualizationPackages(cockpit).join(" "), DV_NM_CONF: cockpit ? NM_UNMANAGED_CONF : "" } },
+        { name: "libvirtd", script: "virtualization/libvirtd.sh", params: { DV_DROPIN: LIBVIRTD_DROPIN } },
+        ...(cockpit ? [{ name: "cockpit", script: "virtualization/cockpit.sh", params: { DV_CONF: COCKPIT_CONF, DV_PORT: String(COCKPIT_PORT) } }] : []),
+      ],
+      timeoutSeconds: 3600,
+      partsRecord: "virtualization",
+    }, { parent: this, dependsOn: opts?.dependsOn }); // children do not inherit the layer's dependsOn
+    this.acceleration = setup.facts.apply((f) => f.acceleration ?? "unknown");
+    this.libvirtd = setup.command;
     // One chain, each step after the one before: a step runs only when its own triggers
     // change, so editing one network still runs only that network's step.
-    let last: pulumi.Resource = libvirtd.command;
-    if (cockpit) {
-      last = new RemoteStep(`${name}-cockpit`, {
-        host, script: "virtualization/cockpit.sh", params: { DV_CONF: COCKPIT_CONF, DV_PORT: String(COCKPIT_PORT) },
-      }, { parent: this, dependsOn: [last] }).command;
-    }
+    let last: pulumi.Resource = setup.command;
     this.networks = {};
     for (const n of networks) {
       last = this.networks[n.name] = new RemoteStep(`${name}-net-${n.name}`, {
@@ -170,7 +164,7 @@ export class VirtualizationHost extends pulumi.ComponentResource {
     this.vms = {};
     for (const vm of args.vms ?? []) {
       last = this.vms[vm.name] = new VirtualMachine(`${name}-vm-${vm.name}`, trusted({ ...vm, host, emulation: allowEmulation }), {
-        parent: this, dependsOn: [libvirtd.command, ...Object.values(this.networks), ...Object.values(this.pools), last],
+        parent: this, dependsOn: [setup.command, ...Object.values(this.networks), ...Object.values(this.pools), last],
       });
     }
 

@@ -457,10 +457,16 @@ vm_restart() {
     vm_net_up "$i"
     vm_start "$i"
   fi
-  local deadline=$((SECONDS + LAB_VM_BOOT_TIMEOUT))
+  local deadline=$((SECONDS + LAB_VM_BOOT_TIMEOUT)) reset_at=$((SECONDS + 180))
   while ((SECONDS < deadline)); do
     now=$(LAB_SSH_TIMEOUT=15 lab_ssh "root@$name" 'cat /proc/sys/kernel/random/boot_id' </dev/null 2>/dev/null) || now=''
     [[ -n $now && $now != "$boot" ]] && break
+    if ((reset_at && SECONDS > reset_at)); then
+      # a reboot that hangs (as a halt sometimes does): the reset button
+      warn "$name has not come back after 180s: resetting it"
+      vm_qmp "$i" '{"execute":"system_reset"}' >/dev/null 2>&1 || true
+      reset_at=0
+    fi
     sleep 2
   done
   [[ -n $now && $now != "$boot" ]] || die "$name does not answer SSH after the restart (console: $LOG_DIR/$name.log)"

@@ -6,7 +6,8 @@ import { parse, stringify } from "yaml";
 import { ROOT, lab, ok, run } from "./support/run.js";
 
 // Stacks converged by an earlier DebVisor see exactly the changes this one means to make,
-// and nothing else: no URN renamed, no other step replaced. The baseline is the last
+// and nothing else: no other URN renamed, no other step replaced, and on the hosts
+// nothing changes but what was meant to. The baseline is the last
 // commit before the layer descriptors (one shape for every layer), which changed no step;
 // the changes since are listed in CHANGES, each with its reason. A change that renames or
 // re-triggers any other step fails here.
@@ -15,15 +16,23 @@ const STACK = "e2e-compat";
 const ENV = { PULUMI_CONFIG_PASSPHRASE: "debvisor-e2e-compat" };
 const HOSTS = ["n1", "n2"];
 /** [operation, step] the preview must show, and only these. */
+const merged = (node: string, layer: string, parts: string[]): [string, string][] => [
+  ...parts.map((p): [string, string] => ["delete", `debvisor-${node}-${layer}-${p}`]),
+  ["create", `debvisor-${node}-${layer}-apply`],
+];
 const CHANGES: [string, string][] = [
-  // The locale step now fails when locale-gen did not generate the locale.
-  ["replace", "debvisor-n1-base-locale"], ["replace", "debvisor-n2-base-locale"],
+  // One step per layer (each script a part the host skips when it applied it already):
+  // the steps of a layer merge into one. The locale part now fails when locale-gen did not
+  // generate the locale; the firewall part removes an SSH port move's temporary opening.
+  ...["n1", "n2"].flatMap((n) => [
+    ...merged(n, "base", ["apt", "packages", "locale", "facts"]),
+    ...merged(n, "security", ["upgrades", "fail2ban", "firewall", "sshd"]),
+  ]),
+  ...merged("n1", "virtualization", ["check", "packages", "libvirtd", "cockpit"]),
   // Timers exist only where their subject does: no Ceph or ZFS yet, so the health and
-  // scrub timers go, and a step removes them from the hosts.
-  ["delete", "debvisor-n1-management-ceph-health"], ["delete", "debvisor-n1-management-zfs-scrub"],
-  ["create", "debvisor-n1-management-timers"], ["create", "debvisor-n2-management-timers"],
-  // The firewall step removes the temporary opening an SSH port move leaves under ufw.
-  ["replace", "debvisor-n1-security-firewall"], ["replace", "debvisor-n2-security-firewall"],
+  // scrub timers go (the management step removes them from the hosts).
+  ...merged("n1", "management", ["firstboot", "ceph-health", "zfs-scrub"]),
+  ...merged("n2", "management", ["firstboot"]),
 ];
 
 // Every layer built today: a hyperconverged node (br0, libvirt NAT and bridge networks,
@@ -89,8 +98,19 @@ describe.sequential("stacks converged by the previous release", () => {
     expect(changes.sort()).toEqual([...CHANGES].sort());
     const before = await Promise.all(HOSTS.map((h) => lab.stepsRun(h)));
     await ok(pulumiIn(ROOT, "up", "--yes", "--skip-preview", "--non-interactive"), "pulumi up with this code");
-    // Per host: the locale, firewall and timers steps, nothing else.
-    expect(await Promise.all(HOSTS.map((h) => lab.stepsRun(h)))).toEqual(before.map((n) => n + 3));
+    // Per host: the new layer steps (n1: base, security, virtualization, management; n2:
+    // base, security, management), nothing else.
+    expect(await Promise.all(HOSTS.map((h) => lab.stepsRun(h)))).toEqual([before[0] + 4, before[1] + 3]);
+    // They changed nothing on the hosts but the intended: the stale timers removed.
+    const created = new Set(CHANGES.filter(([op]) => op === "create").map(([, n]) => n));
+    const state = JSON.parse((await ok(pulumiIn(ROOT, "stack", "export"), "stack export")).stdout);
+    const changed = state.deployment.resources
+      .filter((r: { urn: string; outputs?: { stdout?: unknown } }) => created.has(r.urn.split("::").pop()!) && typeof r.outputs?.stdout === "string")
+      .flatMap((r: { urn: string; outputs: { stdout: string } }) => r.outputs.stdout.split("\n").filter((l) => l.startsWith("@changed")).map((l) => `${r.urn.split("::").pop()}: ${l}`));
+    expect(changed.sort()).toEqual([
+      "debvisor-n1-management-apply: @changed removed timer debvisor-ceph-health (nothing on this node needs it)",
+      "debvisor-n1-management-apply: @changed removed timer debvisor-zfs-scrub (nothing on this node needs it)",
+    ]);
     expect(await lab.out("n1", "systemctl list-unit-files 'debvisor-*.timer' --no-legend | wc -l")).toBe("0");
     const again = await pulumiIn(ROOT, "preview", "--expect-no-changes", "--non-interactive");
     expect(again.code, again.stdout + again.stderr).toBe(0);

@@ -65,16 +65,25 @@ describe.sequential("pulumi up against the lab", () => {
     expect(policy.stdout + policy.stderr).not.toMatch(/mandatory/);
   });
 
-  it("one extra package on one node changes exactly that node's packages step", async () => {
+  it("one extra package on one node changes exactly that node's base step, and on the host only its packages part runs", async () => {
     const cluster = pulumi.devCluster();
     cluster.nodes[1].packages = ["hello"];
     pulumi.writeCluster(cluster);
-    expect(await pulumi.changes()).toEqual([["replace", "debvisor-n2-base-packages"]]);
+    expect(await pulumi.changes()).toEqual([["replace", "debvisor-n2-base-apply"]]);
+    // The diff names the changed parameter: the package list line of the packages part.
+    const diff = (await ok(pulumi.run("preview", "--diff", "--non-interactive"), "preview --diff")).stdout;
+    expect(diff).toMatch(/^\s*\+ export DV_PACKAGES='locales .* hello'$/m);
+    const parts = "journalctl -q -t debvisor -o cat --no-pager | grep '^part base/' || true";
+    const partLines = async () => (await lab.out("n2", parts)).split("\n").filter((l) => l !== "");
+    const partsBefore = (await partLines()).length;
     const before = await steps();
     await ok(pulumi.up(), "pulumi up with hello on n2");
     expect((await lab.sh("n2", "dpkg -s hello")).code).toBe(0);
     expect((await lab.sh("n1", "dpkg -s hello")).code).not.toBe(0);
     expect(await steps()).toEqual([before[0], before[1] + 1, before[2]]);
+    expect((await partLines()).slice(partsBefore)).toEqual([
+      "part base/apt skipped: applied already", "part base/packages start", "part base/locale skipped: applied already",
+    ]);
   });
 
   it("a step killed on the host mid-run converges on the next up", async () => {

@@ -88,8 +88,8 @@ describe.sequential("policy pack gating deploys against the lab", () => {
     const text = out(r);
     expect(text).toContain("firewall-no-world-open");
     expect(text).toMatch(/mandatory/);
-    expect(text).toContain('step debvisor-n1-security-firewall (host 10.213.0.11): nftables rule "web" accepts tcp dport 8080 from 0.0.0.0/0 (every IPv4 address)');
-    expect(text).not.toContain("debvisor-n2-security-firewall (host"); // n2 complies
+    expect(text).toContain('step debvisor-n1-security-apply (host 10.213.0.11): nftables rule "web" accepts tcp dport 8080 from 0.0.0.0/0 (every IPv4 address)');
+    expect(text).not.toContain("debvisor-n2-security-apply (host"); // n2 complies
     expect(await steps()).toEqual(before);
   });
 
@@ -183,6 +183,6 @@ describe.sequential("policy pack gating deploys against the lab", () => {
     expect(out(r)).toContain("firewall-no-world-open");
     const ran = await steps();
     expect(ran.every((n) => n > 0), `steps run: ${ran}`).toBe(true);
-    expect(await journal("n1")).not.toContain("step debvisor-n1-security-firewall start");
+    expect(await journal("n1")).not.toContain("step debvisor-n1-security-apply start");
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { parseParams, payloadScript, PayloadParseError } from "../../policy/params.js";
+import { parseParams, parseScripts, payloadScript, PayloadParseError } from "../../policy/params.js";
 import { contains, parseNetwork } from "../../policy/net.js";
-import { renderParams, renderPayload } from "../../components/host/remote-step.js";
+import { renderParams, renderPartsPayload, renderPayload } from "../../components/host/remote-step.js";
 
 // The policy pack reads a step's parameters back from the payload the host receives:
 // parseParams must be the exact inverse of renderParams, whatever the values hold.
@@ -63,5 +63,26 @@ describe("networks", () => {
     expect(contains(parseNetwork("10.0.0.0/8")!, parseNetwork("10.213.0.0/24")!)).toBe(true);
     expect(contains(parseNetwork("10.0.0.0/8")!, parseNetwork("11.0.0.0/24")!)).toBe(false);
     expect(contains(parseNetwork("::ffff:0:0/96")!, parseNetwork("::ffff:10.0.0.1")!)).toBe(true);
+  });
+});
+
+describe("parseScripts (every script of a payload)", () => {
+  it("reads each part of a layer's multi-part step exactly, hostile values and fake markers included", () => {
+    const fake = { ...HOSTILE, DV_PARTLIKE: "x\n# --- part evil: security/firewall.sh\nif dv_part_due evil 00; then\n(\nexport DV_BACKEND='nftables'\n" };
+    const payload = renderPartsPayload("security", [
+      { name: "upgrades", script: "security/upgrades.sh", params: fake },
+      { name: "firewall", script: "security/firewall.sh", params: { DV_BACKEND: "ufw", DV_NFT: "", DV_UFW_RULES: "allow from 0.0.0.0/0 to any port 22 proto tcp", DV_UFW_IPIP: "" } },
+      { name: "facts", script: "base/facts.sh", params: {}, always: true },
+    ]);
+    expect(parseScripts(payload)).toEqual([
+      { part: "upgrades", script: "security/upgrades.sh", params: fake },
+      { part: "firewall", script: "security/firewall.sh", params: { DV_BACKEND: "ufw", DV_NFT: "", DV_UFW_RULES: "allow from 0.0.0.0/0 to any port 22 proto tcp", DV_UFW_IPIP: "" } },
+      { part: "facts", script: "base/facts.sh", params: {} },
+    ]);
+  });
+  it("a single-script payload is one script", () => {
+    expect(parseScripts(renderPayload("base/locale.sh", { DV_LOCALE: "en_US.UTF-8", DV_TIMEZONE: "UTC" }))).toEqual([
+      { script: "base/locale.sh", params: { DV_LOCALE: "en_US.UTF-8", DV_TIMEZONE: "UTC" } },
+    ]);
   });
 });

@@ -41,7 +41,8 @@ describe("policy pack rules", () => {
     cfg.defaults.security = { clusterNetworks: ["10.213.0.0/24"], controllerAddresses: ["10.213.0.1"] };
     const regs = await deploy(cfg);
     const commands = regs.filter((r) => r.type === REMOTE_COMMAND);
-    expect(commands.filter((r) => r.name.endsWith("-firewall")).length).toBe(3);
+    // The firewall is a part of each node's security step.
+    expect(commands.filter((r) => r.name.endsWith("-security-apply") && String(r.inputs.stdin).includes("# --- part firewall: security/firewall.sh")).length).toBe(3);
     expect(violations(regs)).toEqual([]);
   });
 
@@ -87,26 +88,26 @@ describe("firewall-no-world-open", () => {
   it("stops 0.0.0.0/0 on one node's nftables firewall, naming the step, host, rule, port and source", async () => {
     const v = violations(await deploy(worldOpen("nftables", ["0.0.0.0/0"])));
     expect(v).toEqual([{
-      rule: "firewall-no-world-open", name: "debvisor-n1-security-firewall",
-      message: 'step debvisor-n1-security-firewall (host 10.213.0.12): nftables rule "web" accepts tcp dport 8080 from 0.0.0.0/0 (every IPv4 address)',
+      rule: "firewall-no-world-open", name: "debvisor-n1-security-apply",
+      message: 'step debvisor-n1-security-apply (host 10.213.0.12): nftables rule "web" accepts tcp dport 8080 from 0.0.0.0/0 (every IPv4 address)',
     }]);
   });
 
   it("stops 0.0.0.0/0 and ::/0 on the ufw backend", async () => {
     const v = violations(await deploy(worldOpen("ufw", ["0.0.0.0/0", "::/0"], "8000-8100")));
     expect(v.map((x) => x.message)).toEqual([
-      'step debvisor-n1-security-firewall (host 10.213.0.12): ufw rule "web" accepts tcp port 8000:8100 from 0.0.0.0/0 (every IPv4 address)',
-      'step debvisor-n1-security-firewall (host 10.213.0.12): ufw rule "web" accepts tcp port 8000:8100 from ::/0 (every IPv6 address)',
+      'step debvisor-n1-security-apply (host 10.213.0.12): ufw rule "web" accepts tcp port 8000:8100 from 0.0.0.0/0 (every IPv4 address)',
+      'step debvisor-n1-security-apply (host 10.213.0.12): ufw rule "web" accepts tcp port 8000:8100 from ::/0 (every IPv6 address)',
     ]);
   });
 
   it("stops ::/0 on nftables, and a prefix shorter than the minimum (configurable)", async () => {
     expect(violations(await deploy(worldOpen("nftables", ["::/0"]))).map((x) => x.message)).toEqual([
-      'step debvisor-n1-security-firewall (host 10.213.0.12): nftables rule "web" accepts tcp dport 8080 from ::/0 (every IPv6 address)',
+      'step debvisor-n1-security-apply (host 10.213.0.12): nftables rule "web" accepts tcp dport 8080 from ::/0 (every IPv6 address)',
     ]);
     const regs = await deploy(worldOpen("nftables", ["64.0.0.0/2", "10.0.0.0/8", "2001:db8::/32"]));
     expect(violations(regs).map((x) => x.message)).toEqual([
-      'step debvisor-n1-security-firewall (host 10.213.0.12): nftables rule "web" accepts tcp dport 8080 from 64.0.0.0/2 (a /2, wider than the minimum /8 for IPv4)',
+      'step debvisor-n1-security-apply (host 10.213.0.12): nftables rule "web" accepts tcp dport 8080 from 64.0.0.0/2 (a /2, wider than the minimum /8 for IPv4)',
     ]);
     // A stricter site: /16 for IPv4, /48 for IPv6.
     const strict = violations(regs, { "firewall-no-world-open": { minPrefixV4: 16, minPrefixV6: 48 } }).map((x) => x.message);
@@ -125,7 +126,7 @@ describe("firewall-no-world-open", () => {
     const ctl = validStackConfig(1);
     ctl.defaults.security = { firewall: "ufw", clusterNetworks: ["10.213.0.0/24"], controllerAddresses: ["::/0"] };
     expect(violations(await deploy(ctl)).map((x) => x.message)).toEqual([
-      'step debvisor-n1-security-firewall (host 10.213.0.12): ufw rule "ssh" accepts tcp port 22 from ::/0 (every IPv6 address)',
+      'step debvisor-n1-security-apply (host 10.213.0.12): ufw rule "ssh" accepts tcp port 22 from ::/0 (every IPv6 address)',
     ]);
   });
 
@@ -134,7 +135,7 @@ describe("firewall-no-world-open", () => {
     cfg.defaults.security = { trustedInterfaces: ["eth0", "cali*"] };
     const v = violations(await deploy(cfg));
     expect(v.map((x) => x.message)).toEqual([
-      'step debvisor-n1-security-firewall (host 10.213.0.12): nftables rule "trusted interface" accepts every port on interface eth0 from 0.0.0.0/0 (every IPv4 address), ::/0 (every IPv6 address)',
+      'step debvisor-n1-security-apply (host 10.213.0.12): nftables rule "trusted interface" accepts every port on interface eth0 from 0.0.0.0/0 (every IPv4 address), ::/0 (every IPv6 address)',
     ]);
     expect(violations(await deploy(cfg), { "firewall-no-world-open": { trustedInterfaces: ["eth*", "cali*"] } })).toEqual([]);
   });
@@ -163,7 +164,7 @@ describe("firewall-no-world-open", () => {
     const host = resolveHost({ address: "10.213.0.12", privateKey: CANARY_KEY, hostKey: HOST_KEY });
     const nft = "table inet debvisor {\n chain input {\n  type filter hook input priority filter; policy drop;\n" +
       `  ip saddr 0.0.0.0/0 tcp dport 8443 accept comment "${CANARY_TOKEN}"\n }\n}\n`;
-    new RemoteStep("debvisor-n1-security-firewall", {
+    new RemoteStep("debvisor-n1-security-apply", {
       host, script: "security/firewall.sh",
       params: { DV_BACKEND: "nftables", DV_UFW_RULES: "", DV_UFW_IPIP: "" },
       secretParams: { DV_NFT: pulumi.secret(nft) },
@@ -172,8 +173,8 @@ describe("firewall-no-world-open", () => {
     expect(isSecret(regs[0].raw.stdin)).toBe(true);
     const v = violations(regs);
     expect(v).toEqual([{
-      rule: "firewall-no-world-open", name: "debvisor-n1-security-firewall",
-      message: "step debvisor-n1-security-firewall (host 10.213.0.12): the firewall opens 1 rule(s) to networks wider than allowed (details withheld: the step's payload is secret)",
+      rule: "firewall-no-world-open", name: "debvisor-n1-security-apply",
+      message: "step debvisor-n1-security-apply (host 10.213.0.12): the firewall opens 1 rule(s) to networks wider than allowed (details withheld: the step's payload is secret)",
     }]);
     // Secret payload recognised from the inputs alone, as the pack sees them.
     expect(checkResource(REMOTE_COMMAND, regs[0].inputs, { name: regs[0].name })).toEqual(v.map(({ rule, message }) => ({ rule, message })));

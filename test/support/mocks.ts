@@ -101,3 +101,14 @@ export function plaintextOccurrences(value: unknown, needle: string, path = "$")
 export function parentName(r: Registration): string | undefined {
   return r.parent ? r.parent.split("::").pop() : undefined;
 }
+
+/**
+ * The text of one part of a multi-part step (`# --- part <name>: ...` up to the next part):
+ * its parameters and script, as the host runs them.
+ */
+export function partText(stdin: string, name: string): string {
+  const start = stdin.indexOf(`# --- part ${name}: `);
+  if (start < 0) throw new Error(`no part ${name} in this step`);
+  const next = stdin.indexOf("\n# --- part ", start + 1);
+  return stdin.slice(start, next < 0 ? undefined : next);
+}

@@ -1,5 +1,5 @@
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { installMocks, parentName, plaintextOccurrences, type Registration } from "../support/mocks.js";
+import { installMocks, parentName, plaintextOccurrences, type Registration, partText } from "../support/mocks.js";
 import { CANARY_KEY, CANARY_TOKEN, HOST_KEY, HOST_KEY_2 } from "../support/fixtures.js";
 
 // Mocks first, then the modules that register resources.
@@ -31,13 +31,11 @@ describe("components under mocks", () => {
     expect(byType("debvisor:index:DebVisorNode")).toEqual(["lab-n1", "lab-n2"]);
     expect(byType("debvisor:base:DebianBase")).toEqual(["lab-n1-base", "lab-n2-base"]);
     const layers = (n: string) => [
-      `lab-${n}-management-timers`, `lab-${n}-network-apply`, `lab-${n}-network-confirm`,
-      `lab-${n}-security-fail2ban`, `lab-${n}-security-firewall`, `lab-${n}-security-sshd`, `lab-${n}-security-upgrades`,
-      `lab-${n}-virtualization-check`, `lab-${n}-virtualization-cockpit`, `lab-${n}-virtualization-libvirtd`, `lab-${n}-virtualization-packages`,
+      `lab-${n}-management-apply`, `lab-${n}-network-apply`, `lab-${n}-network-confirm`, `lab-${n}-security-apply`, `lab-${n}-virtualization-apply`,
     ];
     expect(byType("command:remote:Command")).toEqual([
-      "lab-n1-base-apt", "lab-n1-base-facts", "lab-n1-base-locale", "lab-n1-base-packages", ...layers("n1"),
-      "lab-n2-base-apt", "lab-n2-base-facts", "lab-n2-base-locale", "lab-n2-base-packages", ...layers("n2"), "plain-secret-step", "secret-step",
+      "lab-n1-base-apply", ...layers("n1"),
+      "lab-n2-base-apply", ...layers("n2"), "plain-secret-step", "secret-step",
     ]);
   });
 
@@ -65,8 +63,8 @@ describe("components under mocks", () => {
   });
 
   it("pins each node's own host key and sends parameters on stdin", () => {
-    const n1 = regs.find((r) => r.name === "lab-n1-base-packages")!;
-    const n2 = regs.find((r) => r.name === "lab-n2-base-apt")!;
+    const n1 = regs.find((r) => r.name === "lab-n1-base-apply")!;
+    const n2 = regs.find((r) => r.name === "lab-n2-base-apply")!;
     expect(n1.inputs.connection.hostKey).toBe(HOST_KEY);
     expect(n2.inputs.connection.hostKey).toBe(HOST_KEY_2);
     expect(n1.inputs.connection.host).toBe("10.213.0.11");
@@ -80,17 +78,21 @@ describe("components under mocks", () => {
 
   it("starts each layer's first step only after the layer before it (children do not inherit a component's dependsOn)", () => {
     const deps = (n: string) => regs.find((r) => r.name === n)!.dependsOn;
-    expect(deps("lab-n1-security-upgrades")).toEqual(["lab-n1-base-facts"]);
-    expect(deps("lab-n1-network-apply")).toEqual(["lab-n1-security-sshd"]);
-    expect(deps("lab-n1-virtualization-check")).toEqual(["lab-n1-network-confirm"]);
-    expect(deps("lab-n1-management-timers")).toEqual(["lab-n1-virtualization-cockpit"]);
+    expect(deps("lab-n1-security-apply")).toEqual(["lab-n1-base-apply"]);
+    expect(deps("lab-n1-network-apply")).toEqual(["lab-n1-security-apply"]);
+    expect(deps("lab-n1-virtualization-apply")).toEqual(["lab-n1-network-confirm"]);
+    expect(deps("lab-n1-management-apply")).toEqual(["lab-n1-virtualization-apply"]);
   });
 
-  it("orders the base steps apt -> packages -> locale -> facts", () => {
-    // dependsOn shows up in the raw request only as URNs; check through the resource graph.
-    const stdinOf = (n: string) => regs.find((r) => r.name === n)!.inputs.stdin as string;
-    expect(stdinOf("lab-n1-base-apt")).toContain("# --- base/apt-sources.sh");
-    expect(stdinOf("lab-n1-base-facts")).toContain("# --- base/facts.sh");
+  it("runs the base parts in order apt -> packages -> locale -> facts, in one step", () => {
+    const stdin = regs.find((r) => r.name === "lab-n1-base-apply")!.inputs.stdin as string;
+    const at = (p: string) => stdin.indexOf(`# --- part ${p}: `);
+    expect(at("apt")).toBeGreaterThan(0);
+    expect([at("apt"), at("packages"), at("locale"), at("facts")]).toEqual([at("apt"), at("packages"), at("locale"), at("facts")].sort((a, b) => a - b));
+    expect(partText(stdin, "apt")).toContain("# --- part apt: base/apt-sources.sh");
+    // Every part but facts runs only when the host has not applied it yet.
+    expect(partText(stdin, "packages")).toMatch(/^if dv_part_due packages [0-9a-f]{32}; then$/m);
+    expect(partText(stdin, "facts")).not.toContain("dv_part_due");
   });
 });
 

@@ -22,11 +22,15 @@ describe("host", () => {
     for (const ok of ["10.0.0.1", "::1", "fe80::1", "node-1.example.org", "n1"]) expect(isAddress(ok), ok).toBe(true);
     for (const bad of ["10.0.0.300", "1.2.3", "-x", "a_b", "", "x".repeat(64)]) expect(isAddress(bad), bad).toBe(false);
   });
-  it("pins the host key and marks the private key secret in the connection", async () => {
-    const c = connectionFor(resolveHost({ address: "10.0.0.1", privateKey: "k", hostKey: `${HOST_KEY}\n` }));
+  it("pins the host key; the whole connection (private key included) is one secret, shared by a host's steps", async () => {
+    const host = resolveHost({ address: "10.0.0.1", privateKey: "k", hostKey: `${HOST_KEY}\n` });
+    const conn = connectionFor(host);
+    expect(await (conn as any).isSecret).toBe(true);
+    const c = await (conn as any).promise();
     expect(c.hostKey).toBe(HOST_KEY);
     expect(c.port).toBe(22);
     expect(c.user).toBe("root");
-    expect(await (c.privateKey as any).isSecret).toBe(true);
+    expect(c.privateKey).toBe("k");
+    expect(connectionFor(host)).toBe(conn);
   });
 });

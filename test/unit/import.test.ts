@@ -38,13 +38,9 @@ describe("importing debvisor from another program", () => {
     const out = JSON.parse(execFileSync(process.execPath, ["run.mjs"], { cwd: dir, encoding: "utf8" }).trim().split("\n").pop()!);
     expect(out.profile).toBe("compute");
     expect(out.registered).toEqual([
-      "command:remote:Command edge1-base-apt", "command:remote:Command edge1-base-facts",
-      "command:remote:Command edge1-base-locale", "command:remote:Command edge1-base-packages",
-      "command:remote:Command edge1-management-timers", "command:remote:Command edge1-network-apply", "command:remote:Command edge1-network-confirm",
-      "command:remote:Command edge1-security-fail2ban", "command:remote:Command edge1-security-firewall",
-      "command:remote:Command edge1-security-sshd", "command:remote:Command edge1-security-upgrades",
-      "command:remote:Command edge1-virtualization-check", "command:remote:Command edge1-virtualization-cockpit",
-      "command:remote:Command edge1-virtualization-libvirtd", "command:remote:Command edge1-virtualization-packages",
+      "command:remote:Command edge1-base-apply", "command:remote:Command edge1-management-apply",
+      "command:remote:Command edge1-network-apply", "command:remote:Command edge1-network-confirm",
+      "command:remote:Command edge1-security-apply", "command:remote:Command edge1-virtualization-apply",
       "debvisor:base:DebianBase edge1-base", "debvisor:index:DebVisorNode edge1",
       "debvisor:management:NodeManagement edge1-management", "debvisor:network:HostNetwork edge1-network", "debvisor:security:HostSecurity edge1-security",
       "debvisor:virtualization:VirtualizationHost edge1-virtualization",

@@ -35,12 +35,12 @@ describe("the layer catalog", () => {
     expect(other.layers).not.toContain("example");
     const step = regs.find((r) => r.name === "t-example-facts")!;
     expect(parentName(step)).toBe("t-example");
-    expect(step.dependsOn).toContain("t-security-sshd"); // after the layer before it
+    expect(step.dependsOn).toContain("t-security-apply"); // after the layer before it
     expect(regs.some((r) => r.name.startsWith("u-example"))).toBe(false);
     // Its contributions reach the other layers: the firewall port, the held package.
-    const firewall = regs.find((r) => r.name === "t-security-firewall")!;
+    const firewall = regs.find((r) => r.name === "t-security-apply")!;
     expect(firewall.inputs.stdin).toContain('tcp dport 8080 accept comment "example"');
-    expect(regs.find((r) => r.name === "u-security-upgrades")!.inputs.stdin).toContain("example-daemon");
+    expect(regs.find((r) => r.name === "u-security-apply")!.inputs.stdin).toContain("example-daemon");
     // Its settings are validated like any layer's, naming the field.
     expect(() => new DebVisorNode("v", { ...args, example: { open: true } } as never)).toThrow("node.example.port: is needed when open is true");
     expect(() => new DebVisorNode("w", { ...args, example: { port: 80 } } as never)).toThrow("node.example.port: must be 1024 or more, got 80");

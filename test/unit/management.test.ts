@@ -3,7 +3,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { installMocks, parentName, type Registration } from "../support/mocks.js";
+import { installMocks, parentName, partText, type Registration } from "../support/mocks.js";
 import { CANARY_KEY, HOST_KEY, fakeFiles, validStackConfig } from "../support/fixtures.js";
 
 const mocks = await installMocks();
@@ -46,18 +46,20 @@ describe("layers a node gets from its profile, under mocks", () => {
     new DebVisorNode("mi", { host, profile: "minimal", management: { firstBoot: true } });
     regs = [...(await mocks.settle())];
   });
-  const security = ["security-fail2ban", "security-firewall", "security-sshd", "security-upgrades"];
-  const base = ["base-apt", "base-facts", "base-locale", "base-packages"];
-  const timers = ["management-timers"];
+  const security = ["security-apply"];
+  const base = ["base-apply"];
+  const timers = ["management-apply"];
   const network = ["network-apply", "network-confirm"];
-  const virtualization = ["virtualization-check", "virtualization-cockpit", "virtualization-libvirtd", "virtualization-packages"];
+  const virtualization = ["virtualization-apply"];
 
   it("no node gets a health or scrub timer before its Ceph or ZFS exists; every node's timers step removes stale ones", () => {
     expect(names("hc")).toEqual([...base, ...timers, ...network, ...security, ...virtualization]);
     expect(names("st")).toEqual([...base, ...timers, ...network, ...security]);
     expect(names("cp")).toEqual([...base, ...timers, ...network, ...security, ...virtualization]);
-    expect(names("mi")).toEqual([...base, "management-firstboot", ...timers, ...security]);
-    expect(regs.find((r) => r.name === "hc-management-timers")!.inputs.stdin).toContain("export DV_KEEP=''");
+    expect(names("mi")).toEqual([...base, ...timers, ...security]);
+    expect(partText(regs.find((r) => r.name === "mi-management-apply")!.inputs.stdin, "firstboot")).toContain("# --- part firstboot: management/firstboot.sh");
+    expect(() => partText(regs.find((r) => r.name === "hc-management-apply")!.inputs.stdin, "firstboot")).toThrow();
+    expect(partText(regs.find((r) => r.name === "hc-management-apply")!.inputs.stdin, "timers")).toContain("export DV_KEEP=''");
   });
   it("parents the layers to the node", () => {
     for (const n of ["hc-security", "hc-management", "mi-management", "cp-management"]) expect(parentName(regs.find((r) => r.name === n)!), n).toBe(n.split("-")[0]);
@@ -69,12 +71,13 @@ describe("layers a node gets from its profile, under mocks", () => {
       timers: [["ceph-health", storage.cephHealthTimer()], ["zfs-scrub", storage.zfsScrubTimer("Sat *-*-* 04:00:00", ["tank"])]],
     });
     const tregs = await mocks.settle();
-    const stdin = (n: string) => tregs.find((r) => r.name === n)!.inputs.stdin as string;
-    expect(stdin("tm-zfs-scrub")).toContain("OnCalendar=Sat *-*-* 04:00:00");
-    expect(stdin("tm-zfs-scrub")).toContain('Environment=DEBVISOR_ZFS_POOLS="tank"');
-    expect(stdin("tm-ceph-health")).toContain("OnCalendar=*:0/5");
-    expect(stdin("tm-timers")).toContain("export DV_KEEP='debvisor-ceph-health debvisor-zfs-scrub'");
-    expect(tregs.find((r) => r.name === "tm-timers")!.dependsOn).toEqual(["tm-zfs-scrub"]);
+    const stdin = tregs.find((r) => r.name === "tm-apply")!.inputs.stdin as string;
+    expect(partText(stdin, "timer-zfs-scrub")).toContain("OnCalendar=Sat *-*-* 04:00:00");
+    expect(partText(stdin, "timer-zfs-scrub")).toContain('Environment=DEBVISOR_ZFS_POOLS="tank"');
+    expect(partText(stdin, "timer-ceph-health")).toContain("OnCalendar=*:0/5");
+    // Last: the timers part keeps exactly these.
+    expect(partText(stdin, "timers")).toContain("export DV_KEEP='debvisor-ceph-health debvisor-zfs-scrub'");
+    expect(stdin.indexOf("# --- part timers:")).toBeGreaterThan(stdin.indexOf("# --- part timer-zfs-scrub:"));
   });
 });
 

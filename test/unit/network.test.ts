@@ -172,7 +172,7 @@ describe("HostNetwork under mocks", () => {
 
   it("with nothing to configure the next layer still waits for the one before (an empty component holds nothing back)", () => {
     expect(regs.filter((r) => parentName(r) === "cb-network")).toEqual([]);
-    expect(reg("cb-virtualization-check").dependsOn).toEqual(["cb-security-sshd"]);
+    expect(reg("cb-virtualization-apply").dependsOn).toEqual(["cb-security-apply"]);
   });
 
   it("registers apply then confirm, parented to the layer, after the security layer", () => {
@@ -181,8 +181,8 @@ describe("HostNetwork under mocks", () => {
     expect(parentName(reg("st-network"))).toBe("st");
     expect(deps.get("st-network-confirm")).toEqual(["st-network-apply"]);
     // The layer and its first step wait for the security layer's last step.
-    expect(deps.get("st-network")).toEqual(["st-security-sshd"]);
-    expect(deps.get("st-network-apply")).toEqual(["st-security-sshd"]);
+    expect(deps.get("st-network")).toEqual(["st-security-apply"]);
+    expect(deps.get("st-network-apply")).toEqual(["st-security-apply"]);
   });
   it("ties the confirm step to the apply step's generation", async () => {
     const apply = reg("st-network-apply").inputs.stdin as string;

@@ -25,7 +25,7 @@ describe("RemoteCommand", () => {
     const options = (n: string) => regs.find((r) => r.name === n)!.options;
     expect(options("lean")).toEqual(options("sdk"));
     expect(options("lean").version).toBe("1.2.1");
-    expect(await lean.stdout.promise()).toBe("");
+    expect(await (lean.stdout as any).promise()).toBe("");
   });
 
   it("asks for the provider version of the installed @pulumi/command", () => {

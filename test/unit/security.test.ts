@@ -1,6 +1,6 @@
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { execFileSync, spawnSync } from "node:child_process";
-import { installMocks, parentName, type Registration } from "../support/mocks.js";
+import { installMocks, parentName, partText, type Registration } from "../support/mocks.js";
 import { CANARY_KEY, HOST_KEY } from "../support/fixtures.js";
 import { roleRules } from "../support/roles.js";
 
@@ -146,26 +146,31 @@ describe("HostSecurity under mocks", () => {
     regs = [...(await mocks.settle())];
   });
   const cmd = (n: string) => regs.find((r) => r.name === n)!;
+  const part = (node: string, name: string) => partText(cmd(`${node}-security-apply`).inputs.stdin, name);
 
-  it("registers four steps, parented to the layer, after the base layer", () => {
-    expect(regs.filter((r) => parentName(r) === "hv-security").map((r) => r.name).sort()).toEqual(["hv-security-fail2ban", "hv-security-firewall", "hv-security-sshd", "hv-security-upgrades"]);
+  it("registers one step of four parts (upgrades, fail2ban, firewall, sshd), parented to the layer, after the base layer", () => {
+    expect(regs.filter((r) => parentName(r) === "hv-security").map((r) => r.name).sort()).toEqual(["hv-security-apply"]);
+    const stdin = cmd("hv-security-apply").inputs.stdin as string;
+    expect(["upgrades", "fail2ban", "firewall", "sshd"].map((p) => stdin.indexOf(`# --- part ${p}: security/${p}.sh`))).toEqual(
+      ["upgrades", "fail2ban", "firewall", "sshd"].map((p) => stdin.indexOf(`# --- part ${p}: security/${p}.sh`)).sort((a, b) => a - b));
+    expect(cmd("hv-security-apply").dependsOn).toEqual(["hv-base-apply"]);
     expect(parentName(cmd("hv-security"))).toBe("hv");
     expect(cmd("hv-security").type).toBe("debvisor:security:HostSecurity");
   });
   it("opens the role ports of the profile (hyperconverged: all; minimal: SSH only)", () => {
-    const hv = cmd("hv-security-firewall").inputs.stdin as string;
+    const hv = part("hv", "firewall");
     for (const p of ["6789", "6443", "9090", "ip protocol ipip"]) expect(hv).toContain(p);
-    const mini = cmd("mini-security-firewall").inputs.stdin as string;
+    const mini = part("mini", "firewall");
     expect(mini).toMatch(/^export DV_BACKEND='ufw'$/m);
     expect(mini).not.toContain("6443");
     expect(mini).toContain("allow from 10.213.0.0/24 to any port 22 proto tcp");
   });
   it("keeps the provisioning user and the controller safe", () => {
-    expect(cmd("hv-security-sshd").inputs.stdin).toMatch(/^export DV_USER='debvisor'$/m);
-    expect(cmd("hv-security-fail2ban").inputs.stdin).toContain("127.0.0.1/8 ::1 10.213.0.1");
+    expect(part("hv", "sshd")).toMatch(/^export DV_USER='debvisor'$/m);
+    expect(part("hv", "fail2ban")).toContain("127.0.0.1/8 ::1 10.213.0.1");
   });
   it("follows the node's release for security updates", () => {
-    expect(cmd("hv-security-upgrades").inputs.stdin).toContain("codename=bookworm-security");
+    expect(part("hv", "upgrades")).toContain("codename=bookworm-security");
   });
   it("bad settings throw before anything is registered", async () => {
     mocks.reset();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { installMocks, parentName } from "../support/mocks.js";
+import { installMocks, parentName, partText } from "../support/mocks.js";
 import { CANARY_KEY, HOST_KEY, fakeFiles, validStackConfig } from "../support/fixtures.js";
 
 // Changing a node's SSH port: sshd moves first (over the old port, confirmed over the new
@@ -21,14 +21,14 @@ describe("moving sshd to the node's port", () => {
     expect(reg("m-ssh-port-move").inputs.connection.port).toBe(22);
     expect(reg("m-ssh-port-confirm").inputs.connection.port).toBe(2222);
     expect(reg("m-ssh-port-confirm").dependsOn).toEqual(["m-ssh-port-move"]);
-    expect(reg("m-base-apt").dependsOn).toEqual(["m-ssh-port-confirm"]);
-    expect(reg("m-base-apt").inputs.connection.port).toBe(2222);
+    expect(reg("m-base-apply").dependsOn).toEqual(["m-ssh-port-confirm"]);
+    expect(reg("m-base-apply").inputs.connection.port).toBe(2222);
     expect(reg("m-ssh-port-move").inputs.stdin).toContain("export DV_ROLLBACK_SECONDS='30'");
     // Its dials outlast the rollback window (a port that never answers fails after the rollback).
     expect(reg("m-ssh-port-confirm").inputs.connection.dialErrorLimit * 5).toBeGreaterThan(30);
     // The firewall and fail2ban follow the new port.
-    expect(reg("m-security-firewall").inputs.stdin).toContain("tcp dport 2222");
-    expect(reg("m-security-fail2ban").inputs.stdin).toContain("port = 2222");
+    expect(partText(reg("m-security-apply").inputs.stdin, "firewall")).toContain("tcp dport 2222");
+    expect(partText(reg("m-security-apply").inputs.stdin, "fail2ban")).toContain("port = 2222");
   });
 
   it("registers no move when sshd is where the config says", async () => {
@@ -37,7 +37,7 @@ describe("moving sshd to the node's port", () => {
     new DebVisorNode("t", { host: { ...host, address: "10.213.0.13" }, profile: "minimal" });
     const regs = await mocks.settle();
     expect(regs.filter((r) => r.name.includes("ssh-port"))).toEqual([]);
-    expect(regs.find((r) => r.name === "s-base-apt")!.dependsOn).toEqual([]);
+    expect(regs.find((r) => r.name === "s-base-apply")!.dependsOn).toEqual([]);
   });
 
   it("the stack loader moves a node whose previous port differs; its outputs carry the port", async () => {

@@ -78,10 +78,9 @@ describe("stack config", () => {
     expect(args.nodes[0].host.hostKey).toBe(HOST_KEY);
     deployStack(cfg, { readFile: fakeFiles });
     const regs = await mocks.settle();
-    // Per node: 4 base steps, 4 security steps, 2 network steps (apply, confirm), 4 virtualization
-    // steps (check, packages, libvirtd, cockpit), 1 management step (the node's timers: none
-    // until the storage layer sets up Ceph or ZFS).
-    expect(regs.filter((r) => r.type === "command:remote:Command")).toHaveLength(45);
+    // Per node: one step each for base, security, virtualization and management, two for
+    // the network (apply, then confirm over a new connection).
+    expect(regs.filter((r) => r.type === "command:remote:Command")).toHaveLength(18);
   });
 
   it("takes the private key from the secret debvisor:sshPrivateKey when no file is named", async () => {

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
-import { installMocks, parentName, type Registration } from "../support/mocks.js";
+import { installMocks, parentName, type Registration, partText } from "../support/mocks.js";
 import { CANARY_KEY, HOST_KEY, fakeFiles, validStackConfig } from "../support/fixtures.js";
 
 const mocks = await installMocks();
@@ -175,52 +175,59 @@ describe("VirtualizationHost under mocks", () => {
   });
   const cmd = (n: string) => regs.find((r) => r.name === n)!;
   const stdin = (n: string) => cmd(n).inputs.stdin as string;
+  /** One part of a node's setup step (check, packages, libvirtd, cockpit). */
+  const part = (node: string, name: string) => partText(stdin(`${node}-virtualization-apply`), name);
 
-  it("registers the check, packages, libvirtd, Cockpit and one step per network and pool, parented to the layer", () => {
+  it("registers the setup step (check, packages, libvirtd, Cockpit) and one step per network and pool, parented to the layer", () => {
     expect(regs.filter((r) => parentName(r) === "hv-virtualization").map((r) => r.name)).toEqual([
-      "hv-virtualization-check", "hv-virtualization-packages", "hv-virtualization-libvirtd", "hv-virtualization-cockpit",
-      "hv-virtualization-net-lan", "hv-virtualization-net-vnat", "hv-virtualization-net-iso", "hv-virtualization-pool-images",
+      "hv-virtualization-apply", "hv-virtualization-net-lan", "hv-virtualization-net-vnat", "hv-virtualization-net-iso", "hv-virtualization-pool-images",
     ]);
     expect(cmd("hv-virtualization").type).toBe("debvisor:virtualization:VirtualizationHost");
-    expect(regs.filter((r) => parentName(r) === "hw-virtualization").map((r) => r.name)).toEqual(["hw-virtualization-check", "hw-virtualization-packages", "hw-virtualization-libvirtd"]);
+    expect(regs.filter((r) => parentName(r) === "hw-virtualization").map((r) => r.name)).toEqual(["hw-virtualization-apply"]);
+    const at = (node: string, p: string) => stdin(`${node}-virtualization-apply`).indexOf(`# --- part ${p}: `);
+    expect(at("hv", "check")).toBeLessThan(at("hv", "packages"));
+    expect(at("hv", "packages")).toBeLessThan(at("hv", "libvirtd"));
+    expect(at("hv", "libvirtd")).toBeLessThan(at("hv", "cockpit"));
+    expect(at("hw", "cockpit")).toBe(-1);
+    // The check runs every time (it reports the acceleration); the others once per content.
+    expect(part("hv", "check")).not.toContain("dv_part_due");
+    expect(part("hv", "packages")).toContain("dv_part_due packages");
   });
   it("runs the KVM check first: before any package, after the layers before it", () => {
     // A component's dependsOn does not hold its children back: the first step carries it.
     expect(deps.get("hv-virtualization")!.length).toBe(1);
     expect(deps.get("hv-virtualization")![0]).toMatch(/^hv-network/);
-    expect(deps.get("hv-virtualization-check")).toEqual(deps.get("hv-virtualization"));
-    expect(deps.get("hv-virtualization-packages")).toEqual(["hv-virtualization-check"]);
-    expect(deps.get("hv-virtualization-libvirtd")).toEqual(["hv-virtualization-packages"]);
-    expect(deps.get("hv-virtualization-net-lan")).toEqual(["hv-virtualization-cockpit"]);
+    expect(deps.get("hv-virtualization-apply")).toEqual(deps.get("hv-virtualization"));
+    expect(deps.get("hv-virtualization-net-lan")).toEqual(["hv-virtualization-apply"]);
     expect(deps.get("hv-virtualization-pool-images")).toEqual(["hv-virtualization-net-iso"]);
   });
   it("passes allowEmulation and nested to the check (nested: kvm_intel and kvm_amd nested=1 in modprobe.d)", () => {
-    expect(stdin("hv-virtualization-check")).toMatch(/^export DV_ALLOW_EMULATION='true'$/m);
-    expect(stdin("hv-virtualization-check")).toMatch(/^export DV_NESTED='true'$/m);
+    expect(part("hv", "check")).toMatch(/^export DV_ALLOW_EMULATION='true'$/m);
+    expect(part("hv", "check")).toMatch(/^export DV_NESTED='true'$/m);
     expect(virt.NESTED_CONF).toMatch(/^options kvm_intel nested=1$/m);
     expect(virt.NESTED_CONF).toMatch(/^options kvm_amd nested=1$/m);
-    expect(stdin("hw-virtualization-check")).toMatch(/^export DV_ALLOW_EMULATION='false'$/m);
-    expect(stdin("hw-virtualization-check")).toMatch(/^export DV_NESTED='false'$/m);
+    expect(part("hw", "check")).toMatch(/^export DV_ALLOW_EMULATION='false'$/m);
+    expect(part("hw", "check")).toMatch(/^export DV_NESTED='false'$/m);
   });
   it("the check's failure names /dev/kvm and the setting to change", () => {
-    expect(stdin("hw-virtualization-check")).toContain("/dev/kvm is missing");
-    expect(stdin("hw-virtualization-check")).toContain("set virtualization.allowEmulation: true");
+    expect(part("hw", "check")).toContain("/dev/kvm is missing");
+    expect(part("hw", "check")).toContain("set virtualization.allowEmulation: true");
   });
   it("installs QEMU, libvirt, firmware and Cockpit's pages, and keeps NetworkManager off every interface", () => {
-    const p = stdin("hv-virtualization-packages");
+    const p = part("hv", "packages");
     expect(p).toContain("export DV_PACKAGES='qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients dnsmasq-base ovmf seabios cockpit cockpit-machines cockpit-storaged cockpit-networkmanager'");
     expect(p).toContain("\nunmanaged-devices=*");
     expect(p).toMatch(/^no-auto-default=\*$/m);
     // The drop-in is written before dv_install runs.
-    const script = p.slice(p.indexOf("# --- virtualization/packages.sh"));
+    const script = p.slice(p.indexOf("# --- part packages: virtualization/packages.sh"));
     expect(script.indexOf("dv_write_file \"$nm_conf\"")).toBeLessThan(script.indexOf("dv_install \"${pkgs[@]}\""));
-    const hw = stdin("hw-virtualization-packages");
+    const hw = part("hw", "packages");
     expect(hw).toContain("export DV_PACKAGES='qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients dnsmasq-base ovmf seabios'");
     expect(hw).toMatch(/^export DV_NM_CONF=''$/m);
   });
   it("network and pool steps run on delete too (DV_OP=delete); the others do not", () => {
     for (const n of ["hv-virtualization-net-vnat", "hv-virtualization-pool-images"]) expect(cmd(n).inputs.delete).toContain("DV_OP=delete");
-    for (const n of ["hv-virtualization-check", "hv-virtualization-packages", "hv-virtualization-libvirtd", "hv-virtualization-cockpit"]) expect(cmd(n).inputs.delete).toBeUndefined();
+    expect(cmd("hv-virtualization-apply").inputs.delete).toBeUndefined();
   });
   it("a pool is never deleted: pool-destroy and pool-undefine only, its directory kept", () => {
     const s = stdin("hv-virtualization-pool-images");
