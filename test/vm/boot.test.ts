@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readdirSync, rmSync } from "node:fs";
+import { readFileSync, readdirSync, rmSync } from "node:fs";
 import { LAB_DIR, guestUsedMiB, imageBuildSeconds, lab, labJson, ok, qemuRssMiB, recordFigures, run, sshSeconds, vmsUp } from "./support.js";
 
 // Two VMs from a cold and from a warm image cache: time until both answer SSH and RAM
@@ -64,5 +64,24 @@ describe.sequential("two VMs, cold and warm", () => {
   it("from a warm cache", async () => {
     const f = await twoVms("2vms-warm");
     expect(f.imageBuildSeconds).toBe(0);
+  });
+
+  it("status, restart and reset take VMs: a reboot keeps the identity, a reset makes a new one", async () => {
+    const st = await lab.cmd("status");
+    expect(st.code, st.stdout + st.stderr).toBe(0);
+    expect(st.stdout).toMatch(/^v1\s+10\.213\.0\.101\s+up\s+ssh yes/m);
+    expect(st.stdout).toMatch(/^v2\s+10\.213\.0\.102\s+up\s+ssh yes/m);
+    const bootId = () => lab.out("v2", "cat /proc/sys/kernel/random/boot_id");
+    const before = await bootId();
+    const key2 = readFileSync(`${LAB_DIR}/hostkeys/v2.pub`, "utf8");
+    await ok(lab.cmd("restart", "v2"), "lab restart v2");
+    expect(await bootId()).not.toBe(before);
+    expect(readFileSync(`${LAB_DIR}/hostkeys/v2.pub`, "utf8")).toBe(key2); // same host key, still pinned
+    const key1 = readFileSync(`${LAB_DIR}/hostkeys/v1.pub`, "utf8");
+    const id1 = await lab.out("v1", "cat /etc/machine-id");
+    await ok(lab.cmd("reset", "v1"), "lab reset v1");
+    expect(readFileSync(`${LAB_DIR}/hostkeys/v1.pub`, "utf8")).not.toBe(key1);
+    expect(await lab.out("v1", "cat /etc/machine-id")).not.toBe(id1);
+    expect((await lab.sh("v1", "sudo -n true")).code).toBe(0);
   });
 });
