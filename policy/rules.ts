@@ -49,17 +49,20 @@ export interface Rule {
 
 export const REMOTE_COMMAND = "command:remote:Command";
 
-/** `step <name> (host <address>)`: how every message names the place. */
-function where(p: Record<string, any>, ctx: RuleContext): string {
-  return `step ${ctx.name} (host ${p.connection?.host ?? "?"})`;
+/** `step <name>[, part <part>] (host <address>)`: how every message names the place. */
+function where(p: Record<string, any>, ctx: RuleContext, part?: string): string {
+  return `step ${ctx.name}${part ? `, part ${part}` : ""} (host ${p.connection?.host ?? "?"})`;
 }
 
-/** The step's parameters, or a violation message when the payload cannot be read. */
-function stepParams(p: Record<string, any>, ctx: RuleContext): { params: Record<string, string> } | { error: string } {
-  if (typeof p.stdin !== "string") return { params: {} };
+/**
+ * The parameters of each script the step runs (one, or one per part of a layer's
+ * multi-part step), or a violation message when the payload cannot be read. Parts are
+ * checked one by one, never merged: two parts may use the same parameter name.
+ */
+function stepScripts(p: Record<string, any>, ctx: RuleContext): { scripts: { part?: string; params: Record<string, string> }[] } | { error: string } {
+  if (typeof p.stdin !== "string") return { scripts: [] };
   try {
-    // A layer's step runs several scripts (parts), each with its own parameters.
-    return { params: Object.assign({}, ...parseScripts(p.stdin).map((x) => x.params)) };
+    return { scripts: parseScripts(p.stdin) };
   } catch (e) {
     // A parse error quotes one character at most, but not even that from a secret.
     const detail = ctx.secretPayload ? "(details withheld: the payload is secret)" : (e as Error).message;
@@ -149,28 +152,29 @@ export const RULES: Rule[] = [
       },
     },
     check: (p, ctx) => {
-      const read = stepParams(p, ctx);
+      const read = stepScripts(p, ctx);
       if ("error" in read) return [read.error];
-      const { params } = read;
-      const reports = [];
-      if (params.DV_NFT) reports.push(nftOpenings(params.DV_NFT));
-      if (params.DV_UFW_RULES || params.DV_UFW_IPIP) reports.push(ufwOpenings(params.DV_UFW_RULES ?? "", params.DV_UFW_IPIP ?? ""));
-      if (reports.length === 0) return [];
       const exempt = (ctx.config.exemptSources as string[]).map(parseNetwork).filter((n): n is Network => n !== undefined);
-      const found: string[] = [];
-      for (const r of reports) {
-        found.push(...r.problems);
-        for (const o of r.openings) {
-          if (o.iif && o.unrestricted && interfaceAllowed(o.iif, ctx.config.trustedInterfaces)) continue;
-          const wide = o.from.map((s) => tooWide(s, ctx.config, exempt)).filter((w): w is string => w !== undefined);
-          if (wide.length > 0) found.push(`${describeOpening(o)} from ${wide.join(", ")}`);
+      const messages: string[] = [];
+      for (const { part, params } of read.scripts) {
+        const reports = [];
+        if (params.DV_NFT) reports.push(nftOpenings(params.DV_NFT));
+        if (params.DV_UFW_RULES || params.DV_UFW_IPIP) reports.push(ufwOpenings(params.DV_UFW_RULES ?? "", params.DV_UFW_IPIP ?? ""));
+        const found: string[] = [];
+        for (const r of reports) {
+          found.push(...r.problems);
+          for (const o of r.openings) {
+            if (o.iif && o.unrestricted && interfaceAllowed(o.iif, ctx.config.trustedInterfaces)) continue;
+            const wide = o.from.map((s) => tooWide(s, ctx.config, exempt)).filter((w): w is string => w !== undefined);
+            if (wide.length > 0) found.push(`${describeOpening(o)} from ${wide.join(", ")}`);
+          }
         }
+        if (found.length === 0) continue;
+        if (ctx.secretPayload) {
+          messages.push(`${where(p, ctx, part)}: the firewall opens ${found.length} rule(s) to networks wider than allowed (details withheld: the step's payload is secret)`);
+        } else messages.push(...found.map((f) => `${where(p, ctx, part)}: ${f}`));
       }
-      if (found.length === 0) return [];
-      if (ctx.secretPayload) {
-        return [`${where(p, ctx)}: the firewall opens ${found.length} rule(s) to networks wider than allowed (details withheld: the step's payload is secret)`];
-      }
-      return found.map((f) => `${where(p, ctx)}: ${f}`);
+      return messages;
     },
   },
   {
@@ -185,19 +189,21 @@ export const RULES: Rule[] = [
       },
     },
     check: (p, ctx) => {
-      const read = stepParams(p, ctx);
+      const read = stepScripts(p, ctx);
       if ("error" in read) return [read.error];
       const allowed = new Set(ctx.config.allowedWipes as string[]);
       const out: string[] = [];
-      for (const [k, v] of Object.entries(read.params)) {
-        if (!WIPE_PARAM.test(k)) continue;
-        const disks = v.split(/\s+/).filter(Boolean).filter((d) => !allowed.has(d));
-        if (disks.length === 0) continue;
-        out.push(
-          ctx.secretPayload
-            ? `${where(p, ctx)}: ${k} wipes ${disks.length} disk(s) not in allowedWipes (names withheld: the step's payload is secret)`
-            : `${where(p, ctx)}: ${k} wipes ${disks.join(", ")}: every byte on it is lost; name the disk in this policy's allowedWipes to allow it`,
-        );
+      for (const { part, params } of read.scripts) {
+        for (const [k, v] of Object.entries(params)) {
+          if (!WIPE_PARAM.test(k)) continue;
+          const disks = v.split(/\s+/).filter(Boolean).filter((d) => !allowed.has(d));
+          if (disks.length === 0) continue;
+          out.push(
+            ctx.secretPayload
+              ? `${where(p, ctx, part)}: ${k} wipes ${disks.length} disk(s) not in allowedWipes (names withheld: the step's payload is secret)`
+              : `${where(p, ctx, part)}: ${k} wipes ${disks.join(", ")}: every byte on it is lost; name the disk in this policy's allowedWipes to allow it`,
+          );
+        }
       }
       return out;
     },

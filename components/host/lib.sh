@@ -17,10 +17,11 @@ dv_apt_get() {
 }
 
 # apt-get update has no lock timeout for the lists lock: retry while another apt runs.
+# Each try is bounded: a connection to a proxy that went away can hang it for good.
 dv_apt_update() {
   local try
   for try in $(seq 1 60); do
-    if apt-get -q -o DPkg::Lock::Timeout=600 update >&2; then return 0; fi
+    if timeout --kill-after=10 300 apt-get -q -o DPkg::Lock::Timeout=600 update >&2; then return 0; fi
     dv_log "apt-get update failed (try $try), retrying in 10 s"
     sleep 10
   done

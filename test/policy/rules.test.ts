@@ -159,6 +159,16 @@ describe("firewall-no-world-open", () => {
     ]);
   });
 
+  it("judges address ranges by the smallest network holding both ends", () => {
+    const nft = "table inet t {\n chain input {\n  type filter hook input priority 0; policy drop;\n" +
+      "  ip saddr 10.0.0.0-10.255.255.255 tcp dport 22 accept comment \"a\"\n  ip saddr 0.0.0.0-127.255.255.255 tcp dport 80 accept comment \"b\"\n }\n}\n";
+    const stdin = `#!/bin/bash\nset -euo pipefail\n${renderParams({ DV_BACKEND: "nftables", DV_NFT: nft })}echo\n`;
+    expect(checkResource(REMOTE_COMMAND, { connection: { host: "h", hostKey: HOST_KEY }, addPreviousOutputInEnv: false, stdin }, { name: "s" })).toEqual([{
+      rule: "firewall-no-world-open",
+      message: 'step s (host h): nftables rule "b" accepts tcp dport 80 from 0.0.0.0-127.255.255.255 (a /1, wider than the minimum /8 for IPv4)',
+    }]);
+  });
+
   it("checks a secret payload without printing anything from it", async () => {
     mocks.reset();
     const host = resolveHost({ address: "10.213.0.12", privateKey: CANARY_KEY, hostKey: HOST_KEY });
