@@ -88,8 +88,8 @@ describe.sequential("policy pack gating deploys against the lab", () => {
     const text = out(r);
     expect(text).toContain("firewall-no-world-open");
     expect(text).toMatch(/mandatory/);
-    expect(text).toContain('step debvisor-n1-security-apply (host 10.213.0.11): nftables rule "web" accepts tcp dport 8080 from 0.0.0.0/0 (every IPv4 address)');
-    expect(text).not.toContain("debvisor-n2-security-apply (host"); // n2 complies
+    expect(text).toContain('step debvisor-n1-security-apply, part firewall (host 10.213.0.11): nftables rule "web" accepts tcp dport 8080 from 0.0.0.0/0 (every IPv4 address)');
+    expect(text).not.toContain("debvisor-n2-security-apply, part firewall (host"); // n2 complies
     expect(await steps()).toEqual(before);
   });
 

@@ -89,25 +89,25 @@ describe("firewall-no-world-open", () => {
     const v = violations(await deploy(worldOpen("nftables", ["0.0.0.0/0"])));
     expect(v).toEqual([{
       rule: "firewall-no-world-open", name: "debvisor-n1-security-apply",
-      message: 'step debvisor-n1-security-apply (host 10.213.0.12): nftables rule "web" accepts tcp dport 8080 from 0.0.0.0/0 (every IPv4 address)',
+      message: 'step debvisor-n1-security-apply, part firewall (host 10.213.0.12): nftables rule "web" accepts tcp dport 8080 from 0.0.0.0/0 (every IPv4 address)',
     }]);
   });
 
   it("stops 0.0.0.0/0 and ::/0 on the ufw backend", async () => {
     const v = violations(await deploy(worldOpen("ufw", ["0.0.0.0/0", "::/0"], "8000-8100")));
     expect(v.map((x) => x.message)).toEqual([
-      'step debvisor-n1-security-apply (host 10.213.0.12): ufw rule "web" accepts tcp port 8000:8100 from 0.0.0.0/0 (every IPv4 address)',
-      'step debvisor-n1-security-apply (host 10.213.0.12): ufw rule "web" accepts tcp port 8000:8100 from ::/0 (every IPv6 address)',
+      'step debvisor-n1-security-apply, part firewall (host 10.213.0.12): ufw rule "web" accepts tcp port 8000:8100 from 0.0.0.0/0 (every IPv4 address)',
+      'step debvisor-n1-security-apply, part firewall (host 10.213.0.12): ufw rule "web" accepts tcp port 8000:8100 from ::/0 (every IPv6 address)',
     ]);
   });
 
   it("stops ::/0 on nftables, and a prefix shorter than the minimum (configurable)", async () => {
     expect(violations(await deploy(worldOpen("nftables", ["::/0"]))).map((x) => x.message)).toEqual([
-      'step debvisor-n1-security-apply (host 10.213.0.12): nftables rule "web" accepts tcp dport 8080 from ::/0 (every IPv6 address)',
+      'step debvisor-n1-security-apply, part firewall (host 10.213.0.12): nftables rule "web" accepts tcp dport 8080 from ::/0 (every IPv6 address)',
     ]);
     const regs = await deploy(worldOpen("nftables", ["64.0.0.0/2", "10.0.0.0/8", "2001:db8::/32"]));
     expect(violations(regs).map((x) => x.message)).toEqual([
-      'step debvisor-n1-security-apply (host 10.213.0.12): nftables rule "web" accepts tcp dport 8080 from 64.0.0.0/2 (a /2, wider than the minimum /8 for IPv4)',
+      'step debvisor-n1-security-apply, part firewall (host 10.213.0.12): nftables rule "web" accepts tcp dport 8080 from 64.0.0.0/2 (a /2, wider than the minimum /8 for IPv4)',
     ]);
     // A stricter site: /16 for IPv4, /48 for IPv6.
     const strict = violations(regs, { "firewall-no-world-open": { minPrefixV4: 16, minPrefixV6: 48 } }).map((x) => x.message);
@@ -126,7 +126,7 @@ describe("firewall-no-world-open", () => {
     const ctl = validStackConfig(1);
     ctl.defaults.security = { firewall: "ufw", clusterNetworks: ["10.213.0.0/24"], controllerAddresses: ["::/0"] };
     expect(violations(await deploy(ctl)).map((x) => x.message)).toEqual([
-      'step debvisor-n1-security-apply (host 10.213.0.12): ufw rule "ssh" accepts tcp port 22 from ::/0 (every IPv6 address)',
+      'step debvisor-n1-security-apply, part firewall (host 10.213.0.12): ufw rule "ssh" accepts tcp port 22 from ::/0 (every IPv6 address)',
     ]);
   });
 
@@ -135,7 +135,7 @@ describe("firewall-no-world-open", () => {
     cfg.defaults.security = { trustedInterfaces: ["eth0", "cali*"] };
     const v = violations(await deploy(cfg));
     expect(v.map((x) => x.message)).toEqual([
-      'step debvisor-n1-security-apply (host 10.213.0.12): nftables rule "trusted interface" accepts every port on interface eth0 from 0.0.0.0/0 (every IPv4 address), ::/0 (every IPv6 address)',
+      'step debvisor-n1-security-apply, part firewall (host 10.213.0.12): nftables rule "trusted interface" accepts every port on interface eth0 from 0.0.0.0/0 (every IPv4 address), ::/0 (every IPv6 address)',
     ]);
     expect(violations(await deploy(cfg), { "firewall-no-world-open": { trustedInterfaces: ["eth*", "cali*"] } })).toEqual([]);
   });
@@ -228,6 +228,22 @@ describe("disk-wipe-opt-in", () => {
     ]);
     expect(violations(regs, { "disk-wipe-opt-in": { allowedWipes: [D1, D2] } })).toEqual([]);
     expect(violations(regs, { "disk-wipe-opt-in": { allowedWipes: ["/dev/disk/by-id/ata-LABDISK_LAB-n1"] } }).length).toBe(1); // no prefixes
+  });
+
+  it("checks each part of a layer's multi-part step on its own: two parts with DV_WIPE are two wipes", async () => {
+    mocks.reset();
+    const host = resolveHost({ address: "10.213.0.11", privateKey: CANARY_KEY, hostKey: HOST_KEY });
+    new RemoteStep("debvisor-n1-storage-apply", {
+      host,
+      parts: [
+        { name: "wipe-a", script: "security/upgrades.sh", params: { DV_WIPE: D1 } },
+        { name: "wipe-b", script: "security/fail2ban.sh", params: { DV_WIPE: D2 } },
+      ],
+    }, {});
+    expect(violations(await mocks.settle()).map((v) => v.message)).toEqual([
+      `step debvisor-n1-storage-apply, part wipe-a (host 10.213.0.11): DV_WIPE wipes ${D1}: every byte on it is lost; name the disk in this policy's allowedWipes to allow it`,
+      `step debvisor-n1-storage-apply, part wipe-b (host 10.213.0.11): DV_WIPE wipes ${D2}: every byte on it is lost; name the disk in this policy's allowedWipes to allow it`,
+    ]);
   });
 
   it("an empty wipe list, or another parameter, is no wipe", async () => {
