@@ -37,8 +37,21 @@ online() {
 
 # --- CLI and Node.js language host ------------------------------------------
 current=$(pulumi version 2>/dev/null || true)
+# Our own language host (scripts/toolchain/langhost): rebuilt when its source changed.
+langhost_source() {
+  local sum
+  sum=$(sha256sum "$DEBVISOR_ROOT/scripts/toolchain/langhost/main.go")
+  echo "local-source-${sum:0:16}"
+}
 if [[ "$current" == "v$PULUMI_VERSION" ]] && command -v pulumi-language-nodejs >/dev/null; then
   step "pulumi $current found at $(command -v pulumi)"
+  if grep -q "^pulumi-language-nodejs .* local-source" "$MANIFEST" 2>/dev/null &&
+    ! grep -qx "pulumi-language-nodejs $PULUMI_VERSION $(langhost_source)" "$MANIFEST"; then
+    go_env
+    step "rebuilding pulumi-language-nodejs (its source changed) ..."
+    build_langhost || die "building pulumi-language-nodejs failed; full log: $LOG"
+    manifest_set pulumi-language-nodejs "$PULUMI_VERSION" "$(langhost_source)"
+  fi
 else
   [[ -z "$current" ]] || step "ignoring pulumi $current at $(command -v pulumi): need v$PULUMI_VERSION"
   : >"$LOG"
@@ -57,7 +70,7 @@ else
     manifest_set pulumi "$PULUMI_VERSION" go-proxy
     step "building pulumi-language-nodejs ..."
     build_langhost || die "building pulumi-language-nodejs failed; full log: $LOG"
-    manifest_set pulumi-language-nodejs "$PULUMI_VERSION" local-source
+    manifest_set pulumi-language-nodejs "$PULUMI_VERSION" "$(langhost_source)"
   fi
   step "pulumi $(pulumi version) ready"
 fi

@@ -279,12 +279,26 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 		return nil, err
 	}
 
+	env := append(os.Environ(), opts.env()...)
+	env = append(env, "PULUMI_CONFIG_SECRET_KEYS="+string(secrets))
+	if len(config) <= maxEnvConfig {
+		env = append(env, "PULUMI_CONFIG="+string(config))
+	} else {
+		// One environment string may hold at most 128 KiB (Linux's MAX_ARG_STRLEN): a
+		// larger config (a stack of a thousand nodes) travels in a private file that a
+		// preloaded script moves into the program's own environment before the SDK reads it.
+		cleanup, preload, err := configFile(config, &env)
+		if err != nil {
+			return nil, err
+		}
+		defer cleanup()
+		args = append([]string{"--require", preload}, args...)
+	}
 	cmd := exec.CommandContext(ctx, "node", args...)
 	cmd.Dir = pwd
 	cmd.Stdout = os.Stdout
 	cmd.Stderr = os.Stderr
-	cmd.Env = append(os.Environ(), opts.env()...)
-	cmd.Env = append(cmd.Env, "PULUMI_CONFIG="+string(config), "PULUMI_CONFIG_SECRET_KEYS="+string(secrets))
+	cmd.Env = env
 	err = cmd.Run()
 	var exit *exec.ExitError
 	switch {
@@ -371,4 +385,42 @@ func (h *host) InstallDependencies(_ *pulumirpc.InstallDependenciesRequest,
 ) error {
 	msg := "pulumi-language-nodejs: dependencies are not installed by the engine; run `npm ci`\n"
 	return server.Send(&pulumirpc.InstallDependenciesResponse{Stdout: []byte(msg)})
+}
+
+// maxEnvConfig is the largest config passed in PULUMI_CONFIG itself (below Linux's
+// 128 KiB limit for one environment string).
+const maxEnvConfig = 96 * 1024
+
+// configPreload runs before @pulumi/pulumi loads: it reads the config file into
+// PULUMI_CONFIG (inside the process no length limit applies) and removes the file.
+const configPreload = `"use strict";
+const fs = require("fs");
+const file = process.env.DEBVISOR_PULUMI_CONFIG_FILE;
+if (file) {
+  process.env.PULUMI_CONFIG = fs.readFileSync(file, "utf8");
+  fs.rmSync(file, { force: true });
+  delete process.env.DEBVISOR_PULUMI_CONFIG_FILE;
+}
+`
+
+// configFile writes the config and the preload script into a private directory and
+// points env at the config; cleanup removes the directory.
+func configFile(config []byte, env *[]string) (func(), string, error) {
+	dir, err := os.MkdirTemp("", "pulumi-nodejs-config-")
+	if err != nil {
+		return nil, "", err
+	}
+	cleanup := func() { os.RemoveAll(dir) }
+	file := filepath.Join(dir, "config.json")
+	preload := filepath.Join(dir, "preload.cjs")
+	if err := os.WriteFile(file, config, 0o600); err != nil {
+		cleanup()
+		return nil, "", err
+	}
+	if err := os.WriteFile(preload, []byte(configPreload), 0o600); err != nil {
+		cleanup()
+		return nil, "", err
+	}
+	*env = append(*env, "DEBVISOR_PULUMI_CONFIG_FILE="+file)
+	return cleanup, preload, nil
 }
