@@ -1,4 +1,4 @@
-// `npm run bench [-- --json] [-- --runs K] [-- --sizes 100,1000,3000]`: program
+// `npm run bench [-- --json] [-- --runs K] [-- --sizes 100,1000,3000] [-- --profiles a,b]`: program
 // construction under mocks for each profile at 100, 1000 and 3000 nodes, with the default
 // cluster networks (every node's address in every node's firewall), plus one /8 for the
 // cluster at 1000 hyperconverged nodes. Each measurement runs in its own process (peak
@@ -13,10 +13,11 @@ const runs = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 3;
 const one = fileURLToPath(new URL("./construct-one.js", import.meta.url));
 const sizesArg = process.argv.indexOf("--sizes");
 const sizes = sizesArg > 0 ? process.argv[sizesArg + 1].split(",").map(Number) : [100, 1000, 3000];
-const profiles = ["minimal", "storage", "compute", "hyperconverged"];
+const profilesArg = process.argv.indexOf("--profiles");
+const profiles = profilesArg > 0 ? process.argv[profilesArg + 1].split(",") : ["minimal", "storage", "compute", "hyperconverged"];
 const cases: [number, string, string][] = [
   ...profiles.flatMap((p) => sizes.map((n) => [n, p, "per-node"] as [number, string, string])),
-  [1000, "hyperconverged", "cidr"],
+  ...(profiles.includes("hyperconverged") ? [[1000, "hyperconverged", "cidr"] as [number, string, string]] : []),
 ];
 
 const perNode = new Map<string, number>();
