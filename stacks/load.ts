@@ -58,6 +58,14 @@ export function loadStackConfig(raw: unknown, options: LoadOptions = {}): DebVis
     }
   };
 
+  // Nodes usually share one key: one secret value for all of them (each is an Output).
+  const secrets = new Map<pulumi.Input<string>, pulumi.Output<string>>();
+  const secretKey = (key: pulumi.Input<string>) => {
+    let out = secrets.get(key);
+    if (!out) secrets.set(key, (out = pulumi.secret(key)));
+    return out;
+  };
+
   problems.push(...clusterProblems(cfg.nodes.map((n) => ({ name: n.name, address: n.address, port: n.port ?? (defaults.port as number | undefined) })), (i, k) => `nodes[${i}].${k}`));
   // The cluster's own networks default to the nodes' addresses (a host name cannot be a
   // firewall source: such a cluster must name its networks).
@@ -94,9 +102,9 @@ export function loadStackConfig(raw: unknown, options: LoadOptions = {}): DebVis
       const keyField = n.privateKeyFile !== undefined ? `${f}.privateKeyFile` : "defaults.privateKeyFile";
       const text = readField(keyField, s.privateKeyFile);
       if (text !== undefined && !text.includes("PRIVATE KEY-----")) problems.push(`${keyField}: ${JSON.stringify(s.privateKeyFile)} is not a private key file`);
-      if (text !== undefined) privateKey = pulumi.secret(text);
+      if (text !== undefined) privateKey = secretKey(text);
     } else if (options.sshPrivateKey !== undefined) {
-      privateKey = pulumi.secret(options.sshPrivateKey);
+      privateKey = secretKey(options.sshPrivateKey);
     } else {
       problems.push(`${f}.privateKeyFile: no SSH private key: set privateKeyFile (here or in defaults) or the secret debvisor:sshPrivateKey`);
     }
