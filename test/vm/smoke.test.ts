@@ -11,12 +11,14 @@ const DISKS = ["/dev/disk/by-id/virtio-LAB-v1-d1", "/dev/disk/by-id/virtio-LAB-v
 let restore: () => Promise<void> = async () => {};
 
 const sh = (cmd: string) => lab.out(VM, cmd);
-/** The disks blank again: whatever an earlier (failed) run left on them goes. */
+/** The disks blank again: whatever an earlier (failed) run left on them goes (md and LVM too). */
 const CLEAN = [
   "umount /mnt/dvtest 2>/dev/null || true",
-  "vgchange -an dvtest >/dev/null 2>&1 || true",
+  "vgchange -q -an dvtest >/dev/null 2>&1 || true",
   "for md in /dev/md/* /dev/md[0-9]*; do [ -e \"$md\" ] && mdadm --stop \"$md\" >/dev/null 2>&1; done; true",
-  ...DISKS.map((d) => `mdadm --zero-superblock ${d} 2>/dev/null || true; wipefs -q -a ${d}`),
+  // discard (holes in the sparse image: reads give zeros) or zero the start of each disk
+  ...DISKS.map((d) => `blkdiscard -f ${d} 2>/dev/null || dd if=/dev/zero of=${d} bs=1M count=64 oflag=direct status=none`),
+  `for d in ${DISKS.join(" ")}; do if blkid -p "$d" >/dev/null 2>&1; then echo "$d is not blank" >&2; exit 1; fi; done`,
 ].join("\n");
 
 describe.sequential("VM tier smoke: one VM", () => {
