@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "./config/problems.js";
 import { NODE_NAME } from "./config/formats.js";
-import { DebVisorNode, markNodeArgsValidated, nodeArgsProblems, type DebVisorNodeArgs } from "./node.js";
+import { DebVisorNode, nodeArgsProblems, type DebVisorNodeArgs } from "./node.js";
+import { alreadyValidated, trusted } from "./config/trusted.js";
 import { DEFAULT_CATALOG, layersOfProfile } from "./layers.js";
 import { DEFAULT_PROFILE } from "./management/profiles.js";
 
@@ -69,20 +70,13 @@ export function validateDebVisorClusterArgs(args: DebVisorClusterArgs, field = "
   if (problems.length > 0) throw new ConfigError(problems);
 }
 
-/** Cluster args the stack loader has already validated (as a whole). */
-const validatedClusters = new WeakSet<DebVisorClusterArgs>();
-export function markClusterArgsValidated(args: DebVisorClusterArgs): DebVisorClusterArgs {
-  validatedClusters.add(args);
-  return args;
-}
-
 /** Many DebVisor nodes, one child each, named `${name}-${node.name}`. */
 export class DebVisorCluster extends pulumi.ComponentResource {
   readonly nodes: Record<string, DebVisorNode>;
 
   constructor(name: string, args: DebVisorClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     // Validate before super(): bad input must register nothing.
-    if (!validatedClusters.has(args)) validateDebVisorClusterArgs(args);
+    if (!alreadyValidated(args)) validateDebVisorClusterArgs(args); // the stack loader's args are validated already
     super("debvisor:index:DebVisorCluster", name, {}, opts);
     this.nodes = {};
     // Pulumi's SDK captures a stack trace for every promise it creates (leak
@@ -93,7 +87,7 @@ export class DebVisorCluster extends pulumi.ComponentResource {
     Error.stackTraceLimit = 0;
     try {
       for (const { name: nodeName, ...nodeArgs } of args.nodes) {
-        this.nodes[nodeName] = new DebVisorNode(`${name}-${nodeName}`, markNodeArgsValidated(nodeArgs), { parent: this });
+        this.nodes[nodeName] = new DebVisorNode(`${name}-${nodeName}`, trusted(nodeArgs), { parent: this });
       }
     } finally {
       Error.stackTraceLimit = limit;

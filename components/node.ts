@@ -8,6 +8,7 @@ import { preseedRules, preseedSchema } from "./management/schema.js";
 import type { HostNetwork, NetworkSettings } from "./network/index.js";
 import type { VirtualizationHost, VirtualizationSettings } from "./virtualization/index.js";
 import { ConfigError, ruleProblems, schemaProblems } from "./config/problems.js";
+import { alreadyValidated } from "./config/trusted.js";
 import { DEFAULT_CATALOG, contributionsOf, heldPackagesOf, layersOfProfile, type LayerCatalog } from "./layers.js";
 import type { BuiltLayer, NodeContext } from "./layer.js";
 
@@ -85,13 +86,6 @@ export function validateDebVisorNodeArgs(args: DebVisorNodeArgs, field = "node")
   if (problems.length > 0) throw new ConfigError(problems);
 }
 
-/** Marks node args whose validation the caller (DebVisorCluster, the stack loader) already did. */
-const validatedNodes = new WeakSet<DebVisorNodeArgs>();
-export function markNodeArgsValidated(args: DebVisorNodeArgs): DebVisorNodeArgs {
-  validatedNodes.add(args);
-  return args;
-}
-
 /** One Debian host turned into a DebVisor node; its profile picks the layers of the catalog. */
 export class DebVisorNode extends pulumi.ComponentResource {
   readonly address: string;
@@ -129,7 +123,7 @@ export class DebVisorNode extends pulumi.ComponentResource {
 
   constructor(name: string, args: DebVisorNodeArgs, opts?: pulumi.ComponentResourceOptions) {
     // Validate before super(): bad input must register nothing.
-    if (!validatedNodes.has(args)) validateDebVisorNodeArgs(args);
+    if (!alreadyValidated(args)) validateDebVisorNodeArgs(args); // DebVisorCluster validated its nodes already
     super("debvisor:index:DebVisorNode", name, {}, opts);
     const catalog = args.catalog ?? DEFAULT_CATALOG;
     const host = hostDefaults(args.host);

@@ -3,7 +3,8 @@ import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { isPublicKey } from "../components/config/formats.js";
 import { ConfigError, describeIssue, joinPath, ruleProblems } from "../components/config/problems.js";
-import { clusterProblems, layerClusterProblems, markClusterArgsValidated, type DebVisorClusterArgs, type DebVisorClusterNodeArgs } from "../components/cluster.js";
+import { trusted } from "../components/config/trusted.js";
+import { clusterProblems, layerClusterProblems, type DebVisorClusterArgs, type DebVisorClusterNodeArgs } from "../components/cluster.js";
 import { LAYERS, layersOfProfile } from "../components/layers.js";
 import { ignoredSettingsProblems } from "../components/node.js";
 import { DEFAULT_PROFILE } from "../components/management/profiles.js";
@@ -149,5 +150,5 @@ export function loadStackConfig(raw: unknown, options: LoadOptions = {}): DebVis
   });
   if (problems.length === 0) problems.push(...layerClusterProblems(nodes.map((node, i) => ({ field: `nodes[${i}]`, args: node }))));
   if (problems.length > 0) throw new StackConfigError([...new Set(problems)]); // a shared default fails once, not per node
-  return markClusterArgsValidated({ nodes });
+  return trusted({ nodes });
 }

@@ -1,7 +1,8 @@
 /**
- * Marks component args whose settings a DebVisorNode has already validated (as a whole,
- * before registering anything), so the layer components it creates do not check the
- * same object again. Internal: not exported from the package.
+ * Marks args whose settings were validated already (as a whole, before anything was
+ * registered: by the stack loader, a DebVisorCluster or a DebVisorNode), so the
+ * components they are handed to do not check them again. Internal: not exported from
+ * the package.
  */
 export const VALIDATED: unique symbol = Symbol("debvisor.validated");
 
