@@ -30,6 +30,7 @@ export const pulumi = {
   async changes(): Promise<[string, string][]> {
     const r = await ok(pulumi.run("preview", "--json", "--diff", "--non-interactive"), "pulumi preview --json");
     const steps: { op: string; urn: string }[] = JSON.parse(r.stdout).steps ?? [];
-    return steps.filter((s) => s.op !== "same").map((s) => [s.op, s.urn.split("::").pop()!] as [string, string]);
+    // Reads (the program's reference to its own outputs) change nothing.
+    return steps.filter((s) => s.op !== "same" && s.op !== "read").map((s) => [s.op, s.urn.split("::").pop()!] as [string, string]);
   },
 };

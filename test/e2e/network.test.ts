@@ -87,7 +87,15 @@ describe.sequential("network layer against the lab", () => {
 
   it("a config that cuts the host off is rolled back automatically and the host answers again", async () => {
     const before = await lab.out("n4", "cat /etc/network/interfaces.d/debvisor /etc/network/interfaces");
+    // Without `ports` the loader refuses a bridge address other than the node's (the bridge
+    // takes over the interface that carries it); naming the port passes the loader, and the
+    // host is cut off all the same.
+    expect((await pulumi.run("preview", "--non-interactive")).code).toBe(0);
     write(cluster((c) => (c.nodes[0].network = { bridge: { address: "192.0.2.14/24" }, rollbackSeconds: 20 })));
+    const refused = await pulumi.run("preview", "--non-interactive");
+    expect(refused.code).not.toBe(0);
+    expect(refused.stdout + refused.stderr).toContain("must keep the node's SSH address 10.213.0.14");
+    write(cluster((c) => (c.nodes[0].network = { bridge: { ports: ["eth0"], address: "192.0.2.14/24" }, rollbackSeconds: 20 })));
     const t0 = Date.now();
     const r = await pulumi.up();
     expect(r.code).not.toBe(0);
