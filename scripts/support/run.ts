@@ -49,7 +49,9 @@ export const lab = {
   async freshHosts(count: number, release: "bookworm" | "trixie", ...hosts: string[]) {
     const jsonFile = `${LAB_DIR}/lab.json`;
     const fleet = existsSync(jsonFile) ? JSON.parse(readFileSync(jsonFile, "utf8")) : undefined;
-    if (fleet?.release === release && fleet.hosts.length >= count) await ok(lab.cmd("reset", ...hosts), `lab reset ${hosts.join(" ")}`);
+    // Container hosts only: VMs (kind "vm") are counted apart.
+    const containers = (fleet?.hosts ?? []).filter((h: { kind?: string }) => h.kind !== "vm").length;
+    if (fleet?.release === release && containers >= count) await ok(lab.cmd("reset", ...hosts), `lab reset ${hosts.join(" ")}`);
     else await lab.fresh("--hosts", String(count), "--release", release);
   },
   /** A shell command on a lab host as root, through the lab's pinned ssh config. */
