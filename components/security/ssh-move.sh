@@ -34,6 +34,12 @@ if listening "$DV_TO" && ! sshd_on "$DV_TO"; then
   dv_die "port $DV_TO is taken on this host ($(ss -Hltnp "sport = :$DV_TO" | awk '{print $NF}' | head -n1)): sshd cannot move there; nothing was changed, sshd stays on port $DV_FROM"
 fi
 
+session=$(dv_ssh_session || true)
+read -r client _ <<<"$session"
+[ -n "$client" ] || dv_die "cannot tell the address this session comes from, so the new port could not be let in for it; nothing was changed"
+fam=ip
+case "$client" in *:*) fam=ip6 ;; esac
+
 # The rollback: the previous drop-in (or none), the temporary firewall opening removed.
 if [ -f "$conf" ]; then cp -p "$conf" "$S/port.conf.bak"; else rm -f "$S/port.conf.bak"; fi
 cat >"$rollback.new" <<ROLLBACK
@@ -43,19 +49,21 @@ S=$S
 if [ -f "\$S/port.conf.bak" ]; then cp -p "\$S/port.conf.bak" $conf; else rm -f $conf; fi
 h=\$(nft -a list chain inet debvisor input 2>/dev/null | sed -n 's/.*"debvisor-ssh-move".*# handle \([0-9]*\)\$/\1/p')
 for x in \$h; do nft delete rule inet debvisor input handle "\$x"; done
-if command -v ufw >/dev/null; then ufw delete allow $DV_TO/tcp >/dev/null 2>&1 || true; fi
+if command -v ufw >/dev/null; then ufw delete allow from $client to any port $DV_TO proto tcp >/dev/null 2>&1 || true; fi
 if systemctl is-active --quiet ssh.socket; then systemctl daemon-reload; systemctl restart ssh.socket; else systemctl reload ssh.service; fi
 echo "rolledback $DV_FROM $DV_TO" >"\$S/state"
 echo "debvisor-ssh-port: no connection on port $DV_TO within $DV_ROLLBACK_SECONDS s: sshd is back on port $DV_FROM"
 ROLLBACK
 chmod 755 "$rollback.new" && mv -f "$rollback.new" "$rollback"
 
-# Let the new port in (the firewall step replaces this with the node's rules).
+# Let the controller (the address this session comes from, which dials the confirm
+# step) reach the new port, and no one else: the firewall step replaces this with the
+# node's rules.
 if nft list table inet debvisor >/dev/null 2>&1 && ! nft list chain inet debvisor input 2>/dev/null | grep -q '"debvisor-ssh-move"'; then
-  nft insert rule inet debvisor input tcp dport "$DV_TO" accept comment '"debvisor-ssh-move"'
+  nft insert rule inet debvisor input "$fam" saddr "$client" tcp dport "$DV_TO" accept comment '"debvisor-ssh-move"'
 fi
 if command -v ufw >/dev/null && ufw status 2>/dev/null | grep -q '^Status: active'; then
-  ufw allow "$DV_TO/tcp" comment debvisor-ssh-move >&2
+  ufw allow from "$client" to any port "$DV_TO" proto tcp comment debvisor-ssh-move >&2
 fi
 
 printf '# Managed by DebVisor: moving sshd from port %s to %s.\nPort %s\nPort %s\n' "$DV_FROM" "$DV_TO" "$DV_FROM" "$DV_TO" >"$conf.new"

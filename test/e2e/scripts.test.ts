@@ -85,6 +85,10 @@ describe("step scripts", () => {
       expect(await lab.out("n1", "journalctl -q -t debvisor -o cat --no-pager | grep '^part script-tier/' | tail -n 7")).toBe(
         ["apt-sources", "packages", "locale", "upgrades", "fail2ban", "firewall", "sshd"].map((p) => `part script-tier/${p} skipped: applied already`).join("\n"));
       await converge(SSH_ORDER);
+      // The move let only the controller (this machine on the lab bridge) through to 2222
+      // until the firewall step replaces the table.
+      const opening = await run("ssh", ["-F", `${process.env.DEBVISOR_LAB_DIR ?? "/var/lib/debvisor-lab"}/ssh_config`, "-p", sshPort, "root@n1", "nft list chain inet debvisor input | grep debvisor-ssh-move"]);
+      expect(opening.stdout.trim()).toMatch(/^ip saddr 10\.213\.0\.1 tcp dport 2222 accept comment "debvisor-ssh-move"$/);
       const facts = (await runStep("n1", "base/facts.sh", {})).stdout;
       expect(facts).toContain(`@fact codename=${release}`);
       expect(facts).toContain("@fact locale=en_US.UTF-8");
