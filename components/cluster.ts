@@ -5,6 +5,7 @@ import { DebVisorNode, nodeArgsProblems, type DebVisorNodeArgs } from "./node.js
 import { alreadyValidated, trusted } from "./config/trusted.js";
 import { DEFAULT_CATALOG, layersOfProfile } from "./layers.js";
 import { DEFAULT_PROFILE } from "./management/profiles.js";
+import type { ClusterMember } from "./layer.js";
 
 export interface DebVisorClusterNodeArgs extends DebVisorNodeArgs {
   /** Node name: lower-case letters, digits and '-'; also names the node's resources. */
@@ -73,6 +74,8 @@ export function validateDebVisorClusterArgs(args: DebVisorClusterArgs, field = "
 /** Many DebVisor nodes, one child each, named `${name}-${node.name}`. */
 export class DebVisorCluster extends pulumi.ComponentResource {
   readonly nodes: Record<string, DebVisorNode>;
+  /** What the layers run across nodes, by layer name (e.g. `services.storage`: Ceph's fsid, monitors, client keys). */
+  readonly services: Readonly<Record<string, unknown>>;
 
   constructor(name: string, args: DebVisorClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     // Validate before super(): bad input must register nothing.
@@ -92,6 +95,25 @@ export class DebVisorCluster extends pulumi.ComponentResource {
     } finally {
       Error.stackTraceLimit = limit;
     }
+    this.services = buildClusterLayers(name, this, this.nodes);
     this.registerOutputs({});
   }
+}
+
+/** Each catalog layer's cross-node part (`buildCluster`), in catalog order, from the nodes that have the layer. */
+function buildClusterLayers(name: string, parent: pulumi.Resource, nodes: Record<string, DebVisorNode>): Record<string, unknown> {
+  const first = Object.values(nodes)[0];
+  const catalog = first?.args.catalog ?? DEFAULT_CATALOG;
+  const outputs: Record<string, unknown> = {};
+  const all = (layer: string): ClusterMember[] =>
+    Object.entries(nodes).map(([nodeName, n]) => ({ name: nodeName, node: n, host: n.host, args: n.args, layers: n.layers, ready: n.readyAfter[layer] }));
+  for (const layer of catalog.layers) {
+    if (!layer.buildCluster) continue;
+    const everyone = all(layer.name);
+    const members = everyone.filter((m) => m.layers.includes(layer.name));
+    if (members.length === 0) continue;
+    const out = layer.buildCluster({ name, parent, members, all: everyone, outputs });
+    if (out !== undefined) outputs[layer.name] = out;
+  }
+  return outputs;
 }

@@ -32,6 +32,41 @@ export interface LayerDescriptor<S = any> {
    * has nothing to do on this node.
    */
   build?(node: NodeContext, after: pulumi.Resource | undefined): BuiltLayer | undefined;
+  /**
+   * Builds what the layer runs across nodes (Ceph's monitors and pools, a Kubernetes
+   * control plane), once per cluster, after every node's own layers were registered: from
+   * the nodes that have the layer (none: not called). What it returns is the layer's
+   * cluster outputs, handed to later layers' `buildCluster` (`cluster.outputs`).
+   */
+  buildCluster?(cluster: ClusterContext): unknown;
+}
+
+/** A node of a cluster as a layer's `buildCluster` sees it. */
+export interface ClusterMember {
+  /** The node's name in the cluster (`n1`), not its resource name. */
+  name: string;
+  /** The node component (parent of the node's steps). */
+  node: pulumi.Resource;
+  host: ResolvedHost;
+  /** The node's settings (validated). */
+  args: DebVisorNodeArgs;
+  layers: readonly string[];
+  /** The node's last step up to and including this layer's own (what cluster steps on it wait for). */
+  ready: pulumi.Resource | undefined;
+}
+
+/** What a layer's `buildCluster` gets. */
+export interface ClusterContext {
+  /** The cluster's resource name: cluster-wide resources are named `<name>-<layer>-...`. */
+  name: string;
+  /** The cluster component: cluster-wide resources are its children. */
+  parent: pulumi.Resource;
+  /** The nodes that have the layer, in config order. */
+  members: readonly ClusterMember[];
+  /** Every node of the cluster, in config order. */
+  all: readonly ClusterMember[];
+  /** Earlier layers' cluster outputs, by layer name (e.g. `outputs.storage` for Kubernetes). */
+  outputs: Readonly<Record<string, unknown>>;
 }
 
 export interface LayerSettings<S> {

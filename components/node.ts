@@ -11,6 +11,10 @@ import { ConfigError, ruleProblems, schemaProblems } from "./config/problems.js"
 import { alreadyValidated } from "./config/trusted.js";
 import { DEFAULT_CATALOG, contributionsOf, heldPackagesOf, layersOfProfile, type LayerCatalog } from "./layers.js";
 import type { BuiltLayer, NodeContext } from "./layer.js";
+import type { ResolvedHost } from "./host/host.js";
+import type { StorageSettings } from "./storage/schema.js";
+import type { ContainersSettings } from "./containers/schema.js";
+import type { KubernetesSettings } from "./kubernetes/schema.js";
 
 export interface DebVisorNodeArgs {
   /** How to reach the host. */
@@ -25,6 +29,12 @@ export interface DebVisorNodeArgs {
   management?: ManagementSettings;
   /** Network layer settings: br0, VLANs, bonds (profiles with the network layer). @default {} */
   network?: NetworkSettings;
+  /** Storage layer settings: Ceph, ZFS, LVM/mdadm, filesystems (profiles with the storage layer). @default {} */
+  storage?: StorageSettings;
+  /** Containers layer settings: containerd, crictl, Docker Engine + Compose (profiles with the containers layer). @default {} */
+  containers?: ContainersSettings;
+  /** Kubernetes layer settings: kubeadm, kubelet, the cluster objects (profiles with the kubernetes layer). @default {} */
+  kubernetes?: KubernetesSettings;
   /** Virtualization layer settings: KVM/QEMU, libvirt, VMs, Cockpit (profiles with the virtualization layer). @default {} */
   virtualization?: VirtualizationSettings;
   /**
@@ -116,6 +126,12 @@ export class DebVisorNode extends pulumi.ComponentResource {
   get virtualization(): VirtualizationHost | undefined {
     return this.components.virtualization as VirtualizationHost | undefined;
   }
+  /** Per layer of the node: its last step up to and including that layer (cluster-wide steps wait for it). */
+  readonly readyAfter: Readonly<Record<string, pulumi.Resource | undefined>>;
+  /** The node's resolved host (connection settings with defaults applied). */
+  readonly host: ResolvedHost;
+  /** The node's settings, as validated. */
+  readonly args: DebVisorNodeArgs;
   /** Host facts reported by the base layer. */
   readonly facts: pulumi.Output<Record<string, string>>;
   /** The Debian installer preseed for this node, when `preseed` is configured. */
@@ -140,14 +156,20 @@ export class DebVisorNode extends pulumi.ComponentResource {
     // Each layer starts once the one before it is done; their inputs never depend on
     // another layer's outputs (a changed package list touches only the base's packages step).
     const components: Record<string, pulumi.ComponentResource> = {};
+    const readyAfter: Record<string, pulumi.Resource | undefined> = {};
     let ready: pulumi.Resource | undefined;
     for (const layer of present) {
       const built: BuiltLayer | undefined = layer.build?.(node, ready);
-      if (!built) continue;
-      components[layer.name] = built.component;
-      ready = built.ready ?? ready; // a layer with nothing to do holds nothing back
+      if (built) {
+        components[layer.name] = built.component;
+        ready = built.ready ?? ready; // a layer with nothing to do holds nothing back
+      }
+      readyAfter[layer.name] = ready;
     }
     this.components = components;
+    this.readyAfter = readyAfter;
+    this.host = host;
+    this.args = args;
 
     if (args.preseed !== undefined) {
       const b = args.base ?? {};

@@ -1,5 +1,6 @@
 import { DEFAULT_NODE_PORTS, parsePortRange, type RoleRule } from "../security/firewall.js";
 import type { LayerDescriptor } from "../layer.js";
+import { kubernetesSchema } from "./schema.js";
 
 /**
  * The Kubernetes layer (kubeadm, kubelet, Calico, CSI): not built yet. What it already
@@ -8,6 +9,7 @@ import type { LayerDescriptor } from "../layer.js";
  */
 export const kubernetesLayer: LayerDescriptor = {
   name: "kubernetes",
+  settings: { key: "kubernetes", schema: kubernetesSchema },
   heldPackages: ["kubelet", "kubeadm", "kubectl"],
   contribute: (args) => {
     const s = args.security ?? {};

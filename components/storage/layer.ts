@@ -1,4 +1,5 @@
 import type { LayerDescriptor } from "../layer.js";
+import { storageSchema } from "./schema.js";
 
 /**
  * The storage layer (Ceph, ZFS, LVM/mdadm): not built yet. What it already contributes
@@ -9,6 +10,7 @@ import type { LayerDescriptor } from "../layer.js";
  */
 export const storageLayer: LayerDescriptor = {
   name: "storage",
+  settings: { key: "storage", schema: storageSchema },
   heldPackages: ["ceph*", "librados*", "librbd*", "libcephfs*", "python3-ceph*", "python3-rados", "python3-rbd", "python3-cephfs", "python3-rgw", "radosgw", "rbd-*", "zfs*", "libzfs*", "libzpool*", "libnvpair*", "libuutil*"],
   contribute: () => ({
     firewallRules: [
