@@ -9,6 +9,7 @@ import { LAYERS, layersOfProfile } from "../components/layers.js";
 import { ignoredSettingsProblems } from "../components/node.js";
 import { DEFAULT_PROFILE } from "../components/management/profiles.js";
 import { preseedRules } from "../components/management/schema.js";
+import { storageDisks, type StorageSettings } from "../components/storage/schema.js";
 import { stackConfigSchema, type StackConfig, type StackNodeConfig } from "./schema.js";
 
 /** All that is wrong with a stack config, one line per problem, each naming the field. */
@@ -143,6 +144,13 @@ export function loadStackConfig(raw: unknown, options: LoadOptions = {}): DebVis
     if (preseed.installDisk !== undefined) {
       if ((n.disks ?? []).includes(preseed.installDisk)) problems.push(`${f}.preseed.installDisk: is one of the node's storage disks (the installer erases it), got ${JSON.stringify(preseed.installDisk)}`);
       problems.push(...ruleProblems(`${f}.preseed`, () => preseedRules(preseed)));
+    }
+    // A node that lists its disks lists every disk its storage uses (the list is the inventory policy and people read).
+    if (n.disks !== undefined) {
+      const storage = (layers.storage ?? {}) as StorageSettings;
+      for (const { field, disk } of storageDisks(storage)) {
+        if (!n.disks.includes(disk)) problems.push(`${f}.storage.${field}: is not one of the node's disks (${f}.disks), got ${JSON.stringify(disk)}`);
+      }
     }
     const dup = (n.disks ?? []).findIndex((d, j) => (n.disks ?? []).indexOf(d) !== j);
     if (dup >= 0) problems.push(`${f}.disks[${dup}]: listed twice, got ${JSON.stringify(n.disks![dup])}`);

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { DebVisorCluster } from "../components/index.js";
+import type { CephCluster } from "../components/storage/index.js";
 import { loadStackConfig, type LoadOptions } from "./load.js";
 
 /** Validates the stack config, then registers the cluster: bad config registers nothing. */
@@ -7,13 +8,19 @@ export function deployStack(raw: unknown, options: LoadOptions = {}): DebVisorCl
   return new DebVisorCluster("debvisor", loadStackConfig(raw, options));
 }
 
-/** The stack outputs: what each node now is (its SSH `port` tells the next run where sshd listens). */
+/**
+ * The stack outputs: what each node now is (its SSH `port` tells the next run where sshd
+ * listens), and the Ceph cluster (fsid, monitors; the CSI client keys as secrets) when
+ * there is one.
+ */
 export function stackOutputs(cluster: DebVisorCluster) {
-  return Object.fromEntries(
+  const ceph = (cluster.services.storage as { ceph?: CephCluster } | undefined)?.ceph;
+  const nodes = Object.fromEntries(
     Object.entries(cluster.nodes).map(([name, node]) => [name, {
       address: node.address, port: node.port, profile: node.profile, facts: node.facts, ...(node.preseed !== undefined ? { preseed: node.preseed } : {}),
     }]),
   );
+  return { nodes, ...(ceph ? { ceph: { fsid: ceph.fsid, monitors: ceph.monitors, clientKeys: ceph.clientKeys } } : {}) };
 }
 
 /**

@@ -25,6 +25,11 @@ export interface RemoteStepArgs {
   params?: Record<string, string>;
   /** Secret parameters: like `params`, but the whole payload and all output become secrets. */
   secretParams?: Record<string, pulumi.Input<string>>;
+  /**
+   * What the script prints is secret (it reports generated keys): stdout and stderr are
+   * secret outputs and the provider logs nothing of them. @default false (true with `secretParams`)
+   */
+  secretOutput?: boolean;
   /** Seconds before the step is killed. @default 900 */
   timeoutSeconds?: number;
   /**
@@ -276,6 +281,7 @@ export class RemoteStep {
     const timeoutSeconds = args.timeoutSeconds ?? 900;
     const secretNames = Object.keys(secretParams);
     const hasSecrets = secretNames.length > 0;
+    const secretOutput = hasSecrets || (args.secretOutput ?? false);
     for (const k of secretNames) {
       if (k in params) throw new Error(`step ${name}: parameter ${k} is both plain and secret`);
     }
@@ -306,9 +312,9 @@ export class RemoteStep {
         stdin,
         triggers: [trigger],
         addPreviousOutputInEnv: false,
-        ...(hasSecrets ? { logging: "none" as const } : {}),
+        ...(secretOutput ? { logging: "none" as const } : {}),
       },
-      { ...opts, ...(hasSecrets ? { additionalSecretOutputs: ["stdout", "stderr"] } : {}) },
+      { ...opts, ...(secretOutput ? { additionalSecretOutputs: ["stdout", "stderr"] } : {}) },
     );
     this.stdout = this.command.stdout;
   }

@@ -21,12 +21,19 @@ function findComponentsDir(): string {
 let componentsDir: string | undefined;
 const cache = new Map<string, string>();
 
-/** Text of a step script, by its path under `components/` (e.g. `base/apt-sources.sh`). */
+/**
+ * Text of a step script, by its path under `components/` (e.g. `base/apt-sources.sh`).
+ * A line `# @include <path>` is replaced by that script's text (one copy of shared shell
+ * functions, such as the storage layer's disk preflight, in every script that uses them).
+ */
 export function loadScript(relativePath: string): string {
   let text = cache.get(relativePath);
   if (text === undefined) {
     componentsDir ??= findComponentsDir();
-    text = readFileSync(join(componentsDir, relativePath), "utf8");
+    text = readFileSync(join(componentsDir, relativePath), "utf8").replace(/^# @include (\S+)$/gm, (_, inc: string) => {
+      if (inc === relativePath) throw new Error(`${relativePath} includes itself`);
+      return `# --- included ${inc}\n${loadScript(inc).replace(/\n$/, "")}`;
+    });
     cache.set(relativePath, text);
   }
   return text;

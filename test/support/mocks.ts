@@ -26,7 +26,7 @@ const SIG_KEY = "4dabf18193072939515e22adb298388d";
  * is imported, and records every registration (wrapping the mock monitor, since the
  * mocks' newResource args lose parents and secret wrappers).
  */
-export async function installMocks(options: { preview?: boolean; stack?: string } = {}) {
+export async function installMocks(options: { preview?: boolean; stack?: string; stdout?: (name: string) => string } = {}) {
   const registrations: Registration[] = [];
   const pending = new Map<string, Omit<Registration, "urn" | "inputs">>();
   await pulumi.runtime.setMocks(
@@ -38,8 +38,8 @@ export async function installMocks(options: { preview?: boolean; stack?: string 
         const stack = options.stack ?? "test";
         const urn = `urn:pulumi:${stack}::${project}::${args.type}::${args.name}`;
         if (p) registrations.push({ ...p, urn, inputs: unwrapSecrets(p.raw) as Record<string, any> });
-        // Commands echo their inputs; stdout stays empty so facts parse to {}.
-        return { id: `${args.name}-id`, state: { ...args.inputs, stdout: "", stderr: "" } };
+        // Commands echo their inputs; stdout stays empty (facts parse to {}) unless the test gives one.
+        return { id: `${args.name}-id`, state: { ...args.inputs, stdout: options.stdout?.(args.name) ?? "", stderr: "" } };
       },
       call(args) {
         return args.inputs;
