@@ -1,1 +1,3 @@
 export * from "./layer.js";
+export * from "./schema.js";
+export * from "./versions.js";

@@ -1,15 +1,21 @@
 import { DEFAULT_NODE_PORTS, parsePortRange, type RoleRule } from "../security/firewall.js";
 import type { LayerDescriptor } from "../layer.js";
-import { kubernetesSchema } from "./schema.js";
+import { kubernetesClusterRules, kubernetesRules, kubernetesSchema, type KubernetesRuleEntry } from "./schema.js";
 
 /**
- * The Kubernetes layer (kubeadm, kubelet, Calico, CSI): not built yet. What it already
- * contributes: the control-plane, kubelet, NodePort and Calico ports (NodePort range and
- * WireGuard from the node's `security` settings), and its packages held.
+ * The Kubernetes layer (kubeadm, kubelet, Calico, CSI): its settings are checked (per node
+ * and across nodes); no host step is built yet. What it contributes: the control-plane,
+ * kubelet, NodePort and Calico ports (NodePort range and WireGuard from the node's
+ * `security` settings), and its packages held.
  */
 export const kubernetesLayer: LayerDescriptor = {
   name: "kubernetes",
-  settings: { key: "kubernetes", schema: kubernetesSchema },
+  settings: {
+    key: "kubernetes",
+    schema: kubernetesSchema,
+    rules: (s) => kubernetesRules(s),
+    clusterRules: (entries) => kubernetesClusterRules(entries as unknown as readonly KubernetesRuleEntry[]),
+  },
   heldPackages: ["kubelet", "kubeadm", "kubectl"],
   contribute: (args) => {
     const s = args.security ?? {};

@@ -1,0 +1,55 @@
+/**
+ * Versions the Kubernetes layer pins: the one place. Each can be overridden in the
+ * settings (`kubernetes.version`, `kubernetes.chartSources.<chart>`).
+ *
+ * `scripts/toolchain/kubernetes/kubeadm.sh` reads `KUBERNETES_VERSION` from this file:
+ * keep it one line of exactly this form.
+ */
+
+/** Default Kubernetes version (kubeadm's `kubernetesVersion`; the kubeadm the toolchain builds). */
+export const KUBERNETES_VERSION = "v1.34.4";
+
+/** The oldest minor whose kubeadm reads the `kubeadm.k8s.io/v1beta4` config DebVisor renders. */
+export const MIN_KUBERNETES_MINOR = 31;
+
+/** A Helm chart: its name, version and repository (an https or oci:// repository, or a local chart path). */
+export interface ChartPin {
+  chart: string;
+  version: string;
+  repository: string;
+}
+
+/**
+ * The charts the Kubernetes layer installs, by key (`kubernetes.chartSources.<key>`
+ * overrides `version` and `repository`, e.g. to a mirror or a local `.tgz` for
+ * air-gapped sites).
+ */
+export const CHARTS = {
+  /** Calico through its operator (the chart version is Calico's). */
+  tigeraOperator: { chart: "tigera-operator", version: "v3.31.5", repository: "https://docs.tigera.io/calico/charts" },
+  /** Ceph CSI, RBD block volumes. */
+  cephCsiRbd: { chart: "ceph-csi-rbd", version: "3.17.0", repository: "https://ceph.github.io/csi-charts" },
+  /** Ceph CSI, CephFS shared file volumes. */
+  cephCsiCephfs: { chart: "ceph-csi-cephfs", version: "3.17.0", repository: "https://ceph.github.io/csi-charts" },
+  /** OpenEBS ZFS LocalPV: node-local volumes as ZFS datasets. */
+  zfsLocalpv: { chart: "zfs-localpv", version: "2.8.0", repository: "https://openebs.github.io/zfs-localpv" },
+} as const satisfies Record<string, ChartPin>;
+
+export type ChartKey = keyof typeof CHARTS;
+export const CHART_KEYS = Object.keys(CHARTS) as ChartKey[];
+
+/** Defaults of the cluster-wide settings. */
+export const DEFAULTS = {
+  clusterName: "debvisor",
+  podCidr: "10.244.0.0/16",
+  serviceCidr: "10.96.0.0/12",
+  dnsDomain: "cluster.local",
+  apiServerPort: 6443,
+  vipMode: "keepalived",
+  vipInterface: "br0",
+  calicoEncapsulation: "VXLAN",
+  calicoInterface: "br0",
+  reclaimPolicy: "Retain",
+  criSocket: "unix:///run/containerd/containerd.sock",
+  etcdDataDir: "/var/lib/etcd",
+} as const;
