@@ -1,3 +1,4 @@
 export * from "./layer.js";
 export * from "./schema.js";
 export * from "./versions.js";
+export * from "./kubeadm.js";
