@@ -107,11 +107,11 @@ describe("kubeadm v1beta4 join configuration", () => {
   });
   it("with secrets from other resources, the rendered configs are secret Outputs", async () => {
     const init = kubeadm.kubeadmInitConfig(ha, { token: pulumi.secret(TOKEN), certificateKey: pulumi.secret(CERT_KEY) });
-    expect(await init.isSecret).toBe(true);
-    expect(await init.promise()).toContain(`token: ${TOKEN}`);
+    expect(await (init as any).isSecret).toBe(true);
+    expect(await (init as any).promise()).toContain(`token: ${TOKEN}`);
     const join = kubeadm.kubeadmJoinConfig(ha, "n4", { token: pulumi.secret(TOKEN), caCertHash: CA_HASH });
-    expect(await join.isSecret).toBe(true);
+    expect(await (join as any).isSecret).toBe(true);
     // Even a token passed in plain ends up in a secret.
-    expect(await kubeadm.kubeadmJoinConfig(ha, "n4", { token: TOKEN, caCertHash: CA_HASH }).isSecret).toBe(true);
+    expect(await (kubeadm.kubeadmJoinConfig(ha, "n4", { token: TOKEN, caCertHash: CA_HASH }) as any).isSecret).toBe(true);
   });
 });
