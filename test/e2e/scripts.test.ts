@@ -6,13 +6,14 @@ import { sample } from "../support/step-samples.js";
 import * as network from "./samples/network.js";
 import * as virtualization from "./samples/virtualization.js";
 import * as vm from "./samples/vm.js";
+import * as containers from "./samples/containers.js";
 
 // Scripts in run order (later ones need what earlier ones installed).
 const ORDER = [
   "base/apt-sources.sh", "base/packages.sh", "base/locale.sh", "base/facts.sh",
   "security/upgrades.sh", "security/fail2ban.sh", "security/firewall.sh", "security/sshd.sh",
   "management/firstboot.sh", "management/timer.sh", "management/timers.sh",
-  ...network.order, ...virtualization.order, ...vm.order,
+  ...network.order, ...virtualization.order, ...vm.order, ...containers.order,
 ];
 // Last, after the multi-part check: sshd moves to port 2222 (the move over port 22, the confirm over 2222).
 const SSH_ORDER = ["security/ssh-move.sh", "security/ssh-confirm.sh"];

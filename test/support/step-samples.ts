@@ -7,6 +7,7 @@ import { roleRules } from "./roles.js";
 import * as network from "../e2e/samples/network.js";
 import * as virtualization from "../e2e/samples/virtualization.js";
 import * as vm from "../e2e/samples/vm.js";
+import * as containers from "../e2e/samples/containers.js";
 
 // Sample parameters of every step script, built with the same builders the components
 // use: the script tier runs them on lab hosts, the unit tier checks them against the
@@ -41,4 +42,5 @@ export const sample = (release: DebianRelease): Record<string, Record<string, st
   ...network.sample(release),
   ...virtualization.sample(release),
   ...vm.sample(release),
+  ...containers.sample(release),
 });

@@ -38,10 +38,10 @@ describe("importing debvisor from another program", () => {
     const out = JSON.parse(execFileSync(process.execPath, ["run.mjs"], { cwd: dir, encoding: "utf8" }).trim().split("\n").pop()!);
     expect(out.profile).toBe("compute");
     expect(out.registered).toEqual([
-      "command:remote:Command edge1-base-apply", "command:remote:Command edge1-management-apply",
+      "command:remote:Command edge1-base-apply", "command:remote:Command edge1-containers-apply", "command:remote:Command edge1-management-apply",
       "command:remote:Command edge1-network-apply", "command:remote:Command edge1-network-confirm",
       "command:remote:Command edge1-security-apply", "command:remote:Command edge1-virtualization-apply",
-      "debvisor:base:DebianBase edge1-base", "debvisor:index:DebVisorNode edge1",
+      "debvisor:base:DebianBase edge1-base", "debvisor:containers:ContainersHost edge1-containers", "debvisor:index:DebVisorNode edge1",
       "debvisor:management:NodeManagement edge1-management", "debvisor:network:HostNetwork edge1-network", "debvisor:security:HostSecurity edge1-security",
       "debvisor:virtualization:VirtualizationHost edge1-virtualization",
     ]);

@@ -21,7 +21,7 @@ describe("the layer catalog", () => {
   });
 
   it("holds every layer's packages, in the order converged hosts already have", () => {
-    expect(DEFAULT_HELD_PACKAGES).toEqual(["kubelet", "kubeadm", "kubectl", "containerd", "containerd.io", "ceph*", "librados*", "librbd*", "libcephfs*", "python3-ceph*", "python3-rados", "python3-rbd", "python3-cephfs", "python3-rgw", "radosgw", "rbd-*", "zfs*", "libzfs*", "libzpool*", "libnvpair*", "libuutil*"]);
+    expect(DEFAULT_HELD_PACKAGES).toEqual(["kubelet", "kubeadm", "kubectl", "containerd", "containerd.io", "runc", "docker.io", "docker-compose", "docker-cli", "docker-buildx", "cri-tools", "ceph*", "librados*", "librbd*", "libcephfs*", "python3-ceph*", "python3-rados", "python3-rbd", "python3-cephfs", "python3-rgw", "radosgw", "rbd-*", "zfs*", "libzfs*", "libzpool*", "libnvpair*", "libuutil*"]);
   });
 
   it("a test-only layer added to a catalog appears on nodes of a profile that names it, with its settings, rules and contributions", async () => {

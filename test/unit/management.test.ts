@@ -51,11 +51,12 @@ describe("layers a node gets from its profile, under mocks", () => {
   const timers = ["management-apply"];
   const network = ["network-apply", "network-confirm"];
   const virtualization = ["virtualization-apply"];
+  const containers = ["containers-apply"];
 
   it("no node gets a health or scrub timer before its Ceph or ZFS exists; every node's timers step removes stale ones", () => {
-    expect(names("hc")).toEqual([...base, ...timers, ...network, ...security, ...virtualization]);
+    expect(names("hc")).toEqual([...base, ...containers, ...timers, ...network, ...security, ...virtualization]);
     expect(names("st")).toEqual([...base, ...timers, ...network, ...security]);
-    expect(names("cp")).toEqual([...base, ...timers, ...network, ...security, ...virtualization]);
+    expect(names("cp")).toEqual([...base, ...containers, ...timers, ...network, ...security, ...virtualization]);
     expect(names("mi")).toEqual([...base, ...timers, ...security]);
     expect(partText(regs.find((r) => r.name === "mi-management-apply")!.inputs.stdin, "firstboot")).toContain("# --- part firstboot: management/firstboot.sh");
     expect(() => partText(regs.find((r) => r.name === "hc-management-apply")!.inputs.stdin, "firstboot")).toThrow();

@@ -172,7 +172,7 @@ describe("HostNetwork under mocks", () => {
 
   it("with nothing to configure the next layer still waits for the one before (an empty component holds nothing back)", () => {
     expect(regs.filter((r) => parentName(r) === "cb-network")).toEqual([]);
-    expect(reg("cb-virtualization-apply").dependsOn).toEqual(["cb-security-apply"]);
+    expect(reg("cb-containers-apply").dependsOn).toEqual(["cb-security-apply"]);
   });
 
   it("registers apply then confirm, parented to the layer, after the security layer", () => {

@@ -196,7 +196,7 @@ describe("VirtualizationHost under mocks", () => {
   it("runs the KVM check first: before any package, after the layers before it", () => {
     // A component's dependsOn does not hold its children back: the first step carries it.
     expect(deps.get("hv-virtualization")!.length).toBe(1);
-    expect(deps.get("hv-virtualization")![0]).toMatch(/^hv-network/);
+    expect(deps.get("hv-virtualization")![0]).toMatch(/^hv-containers/);
     expect(deps.get("hv-virtualization-apply")).toEqual(deps.get("hv-virtualization"));
     expect(deps.get("hv-virtualization-net-lan")).toEqual(["hv-virtualization-apply"]);
     expect(deps.get("hv-virtualization-pool-images")).toEqual(["hv-virtualization-net-iso"]);
