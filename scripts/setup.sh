@@ -176,6 +176,9 @@ else
   step "created stack $DEBVISOR_DEV_STACK on $PULUMI_BACKEND_URL"
 fi
 
+# --- kubeadm (scripts/toolchain/kubernetes): checks the Kubernetes layer's configs -----
+bash "$DEBVISOR_ROOT/scripts/toolchain/kubernetes/kubeadm.sh" || step "WARNING: kubeadm could not be built (see above); test/e2e/kubeadm-validate.test.ts will fail"
+
 # --- summary -------------------------------------------------------------------
 step "toolchain in $BIN:"
 sed 's/^/    /' "$MANIFEST" 2>/dev/null || true
