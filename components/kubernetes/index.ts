@@ -2,3 +2,4 @@ export * from "./layer.js";
 export * from "./schema.js";
 export * from "./versions.js";
 export * from "./kubeadm.js";
+export * from "./addons.js";
