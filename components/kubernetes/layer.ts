@@ -1,12 +1,15 @@
 import { DEFAULT_NODE_PORTS, parsePortRange, type RoleRule } from "../security/firewall.js";
 import type { LayerDescriptor } from "../layer.js";
 import { kubernetesClusterRules, kubernetesRules, kubernetesSchema, type KubernetesRuleEntry } from "./schema.js";
+import { buildKubernetesCluster } from "./cluster.js";
 
 /**
  * The Kubernetes layer (kubeadm, kubelet, Calico, CSI): its settings are checked (per node
- * and across nodes); no host step is built yet. What it contributes: the control-plane,
- * kubelet, NodePort and Calico ports (NodePort range and WireGuard from the node's
- * `security` settings), and its packages held.
+ * and across nodes), and across the cluster it renders the kubeadm configs and the add-ons'
+ * chart inputs (`DebVisorCluster.services.kubernetes`, see `buildKubernetesCluster`). It
+ * registers no host step yet. What it contributes: the control-plane, kubelet, NodePort and
+ * Calico ports (NodePort range and WireGuard from the node's `security` settings), and its
+ * packages held.
  */
 export const kubernetesLayer: LayerDescriptor = {
   name: "kubernetes",
@@ -17,6 +20,7 @@ export const kubernetesLayer: LayerDescriptor = {
     clusterRules: (entries) => kubernetesClusterRules(entries as unknown as readonly KubernetesRuleEntry[]),
   },
   heldPackages: ["kubelet", "kubeadm", "kubectl"],
+  buildCluster: (cluster) => buildKubernetesCluster(cluster),
   contribute: (args) => {
     const s = args.security ?? {};
     const nodePorts = (s.nodePorts === undefined ? undefined : parsePortRange(s.nodePorts)) ?? DEFAULT_NODE_PORTS;

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { z } from "zod";
 import { DNS_DOMAIN, NODE_NAME, ZFS_POOL_NAME, isHttpUrl } from "../config/formats.js";
 import { fail } from "../config/problems.js";
@@ -278,6 +279,12 @@ export function kubernetesClusterRules(entries: readonly KubernetesRuleEntry[]):
   const more = (l: string[]) => (l.length > 1 ? ` and ${l.length - 1} more` : "");
   if (clashes.pod.length > 0) problems.push(`${at("podCidr")}: overlaps the hosts' network ${clashes.pod[0]}${more(clashes.pod)}: pod routes would capture host traffic, got ${show(s.podCidr)}`);
   if (clashes.service.length > 0) problems.push(`${at("serviceCidr")}: holds the address of a host (${clashes.service[0]}${more(clashes.service)}): kube-proxy would capture its traffic, got ${show(s.serviceCidr)}`);
+  if (s.charts) {
+    for (const key of CHART_KEYS) {
+      const repo = first.settings.chartSources?.[key]?.repository;
+      if (repo !== undefined && repo.startsWith("/") && !existsSync(repo)) problems.push(`${at(`chartSources.${key}.repository`)}: no chart at ${repo} on the machine running Pulumi (or set charts: false), got ${show(repo)}`);
+    }
+  }
   if (vip !== undefined && (ipv4Contains(s.podCidr, vip.address) || ipv4Contains(s.serviceCidr, vip.address))) {
     problems.push(`${at("controlPlaneEndpoint.address")}: inside the ${ipv4Contains(s.podCidr, vip.address) ? "pod" : "service"} network, got ${show(vip.address)}`);
   }

@@ -45,6 +45,7 @@ describe("kubernetes settings: accepted", () => {
       dnsImageTag: "v1.14.3",
       calico: { bgp: true, encapsulation: "None", interface: "bond0" },
       csi: { zfsPools: ["tank", "fast"] },
+      charts: false,
       chartSources: { tigeraOperator: { repository: "/srv/charts/tigera-operator-v3.31.5.tgz" }, cephCsiRbd: { version: "3.17.1", repository: "oci://registry.example.org/charts" } },
     });
     expect(problems(c)).toBe("");

@@ -1,0 +1,51 @@
+import type * as pulumi from "@pulumi/pulumi";
+import type { ClusterContext } from "../layer.js";
+import { addonCharts, type ChartRelease, type KubernetesCephInputs } from "./addons.js";
+import { kubeadmInitConfig, kubeadmJoinConfig, kubeadmPlan, renderInitConfig, type KubeadmPlan } from "./kubeadm.js";
+
+/**
+ * What the Kubernetes layer builds across nodes today (`DebVisorCluster.services.kubernetes`):
+ * the cluster's plan and its kubeadm configs, rendered, and the chart releases the add-ons
+ * would install, built and checked. No step runs on a host yet: installing kubelet and
+ * running `kubeadm init`/`join` is a later piece (the lab's container hosts cannot run a
+ * kubelet), and the add-ons need the kubeconfig that `kubeadm init` makes
+ * (`new KubernetesAddons(name, { provider, settings, ceph })` takes it from there).
+ */
+export interface KubernetesClusterPlan {
+  /** Control planes (the first runs `kubeadm init`), workers, the API endpoint, the resolved settings. */
+  plan: KubeadmPlan;
+  /**
+   * `kubeadm init --config` of the first control plane, without secrets: kubeadm mints the
+   * bootstrap token itself, and `--upload-certs` the certificate key.
+   */
+  initConfiguration: string;
+  /** The same with a token and certificate key minted elsewhere: a secret Output. */
+  initConfigurationWith(secrets: { token?: pulumi.Input<string>; certificateKey?: pulumi.Input<string> }): pulumi.Output<string>;
+  /** `kubeadm join --config` of a node, from the secrets and CA hash of the first control plane: a secret Output. */
+  joinConfiguration(node: string, secrets: { token: pulumi.Input<string>; caCertHash: pulumi.Input<string>; certificateKey?: pulumi.Input<string> }): pulumi.Output<string>;
+  /** The chart releases of the add-ons (installed only when `charts` is on and a provider exists). */
+  charts: ChartRelease[];
+  /** The storage layer's Ceph cluster, when there is one: what the CSI drivers use. */
+  ceph?: KubernetesCephInputs;
+}
+
+/** A value with the shape the CSI drivers need (the storage layer's Ceph cluster). */
+function asCeph(value: unknown): KubernetesCephInputs | undefined {
+  const v = value as Partial<KubernetesCephInputs> | undefined;
+  return v !== undefined && v !== null && v.fsid !== undefined && v.monitors !== undefined && v.clientKeys !== undefined && Array.isArray(v.rbdPools)
+    ? (v as KubernetesCephInputs) : undefined;
+}
+
+/** The Kubernetes layer's `buildCluster`: renders, registers nothing. */
+export function buildKubernetesCluster(cluster: ClusterContext): KubernetesClusterPlan {
+  const plan = kubeadmPlan(cluster.members.map((m) => ({ name: m.name, address: m.host.address, settings: m.args.kubernetes ?? {} })));
+  const ceph = asCeph((cluster.outputs.storage as { ceph?: unknown } | undefined)?.ceph);
+  return {
+    plan,
+    initConfiguration: renderInitConfig(plan),
+    initConfigurationWith: (secrets) => kubeadmInitConfig(plan, secrets),
+    joinConfiguration: (node, secrets) => kubeadmJoinConfig(plan, node, secrets),
+    charts: addonCharts(plan.settings, { ceph: ceph !== undefined, cephfs: ceph?.cephfs !== undefined, nodeCount: cluster.members.length }),
+    ceph,
+  };
+}
