@@ -30,6 +30,11 @@ export interface RemoteStepArgs {
    * secret outputs and the provider logs nothing of them. @default false (true with `secretParams`)
    */
   secretOutput?: boolean;
+  /**
+   * With secret output: still show the script's stderr (progress, and the reason when it
+   * fails). Only for scripts that print no secret there. @default false (nothing shown)
+   */
+  showStderr?: boolean;
   /** Seconds before the step is killed. @default 900 */
   timeoutSeconds?: number;
   /**
@@ -238,7 +243,7 @@ interface RemoteCommandInputs {
   stdin: pulumi.Input<string>;
   triggers: string[];
   addPreviousOutputInEnv: boolean;
-  logging?: "none";
+  logging?: "none" | "stderr";
 }
 
 /** The version of the command provider the resources ask for (the `@pulumi/command` SDK's own). */
@@ -312,7 +317,7 @@ export class RemoteStep {
         stdin,
         triggers: [trigger],
         addPreviousOutputInEnv: false,
-        ...(secretOutput ? { logging: "none" as const } : {}),
+        ...(secretOutput ? { logging: args.showStderr ? "stderr" as const : "none" as const } : {}),
       },
       { ...opts, ...(secretOutput ? { additionalSecretOutputs: ["stdout", "stderr"] } : {}) },
     );

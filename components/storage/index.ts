@@ -4,3 +4,4 @@ export * from "./schema.js";
 export * from "./storage.js";
 export * from "./ceph/cluster.js";
 export * from "./ceph/steps.js";
+export * from "./local.js";

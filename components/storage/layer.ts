@@ -1,15 +1,17 @@
 import { trusted } from "../config/trusted.js";
 import type { ClusterContext, LayerDescriptor } from "../layer.js";
-import { cephHealthTimer } from "./timers.js";
+import { cephHealthTimer, zfsScrubTimer } from "./timers.js";
+import type { TimerSpec } from "../management/units.js";
 import { cephRolesOf, storageClusterRules, storageRules, storageSchema, type StorageSettings } from "./schema.js";
 import { StorageHost } from "./storage.js";
 import { CephCluster, type CephClusterNode } from "./ceph/cluster.js";
 
 /**
- * The storage layer: Ceph (MON, MGR, MDS, OSD; CephFS, RBD) across the nodes whose
- * `storage.ceph` is set; each node's own part is `<node>-storage-apply`, the cluster's
- * `<cluster>-ceph-*`. Contributes Ceph's ports, its packages held, and the Ceph health
- * timer where Ceph runs (a timer exists only where its subject does).
+ * The storage layer: xfs/btrfs/LVM tools, md arrays, LVM volumes and mounted
+ * filesystems, ZFS pools and datasets (each node's `<node>-storage-apply`), and Ceph
+ * (MON, MGR, MDS, OSD; CephFS, RBD) across the nodes whose `storage.ceph` is set (the
+ * cluster's `<cluster>-ceph-*`). Contributes Ceph's ports, its packages held, and the
+ * Ceph health and ZFS scrub timers where those run (a timer exists only where its subject does).
  */
 export const storageLayer: LayerDescriptor<StorageSettings> = {
   name: "storage",
@@ -21,11 +23,15 @@ export const storageLayer: LayerDescriptor<StorageSettings> = {
       { protocol: "tcp", ports: [6789, 6789], comment: "ceph-mon" },
       { protocol: "tcp", ports: [6800, 7300], comment: "ceph-osd-mgr-mds" },
     ],
-    timers: args.storage?.ceph ? [["ceph-health", cephHealthTimer(args.management?.cephHealthSchedule)]] : [],
+    timers: [
+      ...(args.storage?.ceph ? [["ceph-health", cephHealthTimer(args.management?.cephHealthSchedule)] as [string, TimerSpec]] : []),
+      ...((args.storage?.zfsPools ?? []).length > 0
+        ? [["zfs-scrub", zfsScrubTimer(args.management?.zfsScrubSchedule, args.management?.zfsScrubPools ?? args.storage!.zfsPools!.map((p) => p.name))] as [string, TimerSpec]]
+        : []),
+    ],
   }),
   build(node, after) {
     const s = node.args.storage ?? {};
-    if (cephRolesOf(s).length === 0) return undefined;
     const component = new StorageHost(`${node.name}-storage`, trusted({ ...s, host: node.host }), { parent: node.parent, dependsOn: after ? [after] : [] });
     return { component, ready: component.ready };
   },

@@ -11,7 +11,7 @@ const mocks = await installMocks({
 });
 const { loadStackConfig } = await import("../../stacks/index.js");
 const { DebVisorCluster } = await import("../../components/index.js");
-const { renderCephConf, cephPackages, cephPoolsStep } = await import("../../components/storage/index.js");
+const { renderCephConf, cephPackages, cephPoolsStep, storageParts, zfsStep, fsStep, lvmStep } = await import("../../components/storage/index.js");
 
 const disk = (n: number, d = 1) => `/dev/disk/by-id/ata-LAB-n${n}-d${d}`;
 /** Three storage nodes in one Ceph cluster, one OSD disk each. */
@@ -48,6 +48,54 @@ describe("storage settings: refused naming the field", () => {
     ["a memory target under Ceph's minimum", (c: any) => (c.defaults.storage.ceph.osdMemoryTargetMiB = 512), /defaults\.storage\.ceph\.osdMemoryTargetMiB: must be an integer from 896/],
   ])("%s", (_, mutate, message) => {
     expect(() => load(mutate)).toThrow(message);
+  });
+});
+
+/** One node with local storage (no Ceph): ZFS, md, LVM, filesystems. */
+const local = (storage: any, mutate: (c: any) => void = () => {}) => load((c) => {
+  delete c.defaults.storage;
+  c.nodes.forEach((n: any) => delete n.storage);
+  c.defaults.contrib = true;
+  c.nodes[0].storage = storage;
+  mutate(c);
+});
+const d = (i: number) => `/dev/disk/by-id/ata-LAB-n1-d${i}`;
+
+describe("local storage settings: refused naming the field", () => {
+  const good = {
+    zfsPools: [{ name: "tank", vdevs: [{ type: "mirror", disks: [d(1), d(2)] }] }],
+    mdArrays: [{ name: "data", level: 1, disks: [d(3), d(4)] }],
+    volumeGroups: [{ name: "vg0", devices: ["md:data"], volumes: [{ name: "srv", size: "2G", filesystem: "xfs", mountpoint: "/srv/data" }] }],
+    filesystems: [{ devices: [d(5), d(6)], filesystem: "btrfs", mountpoint: "/srv/btrfs" }],
+  };
+  it("accepts ZFS, md + LVM + xfs and a btrfs RAID1 on one node", () => expect(() => local(good)).not.toThrow());
+  it.each([
+    ["ZFS without contrib", (s: any, c: any) => (c.defaults.contrib = false), /nodes\[0\]\.storage\.zfsPools: ZFS's tools \(zfsutils-linux\) are in Debian's contrib/],
+    ["a mirror of one disk", (s: any) => (s.zfsPools[0].vdevs[0].disks = [d(1)]), /zfsPools\[0\]\.vdevs\[0\]\.disks: a mirror vdev needs at least 2 disks, got 1/],
+    ["a reserved pool name", (s: any) => (s.zfsPools[0].name = "mirror1"), /zfsPools\[0\]\.name: is a name ZFS reserves/],
+    ["one disk in a pool and an array", (s: any) => (s.mdArrays[0].disks = [d(1), d(4)]), /mdArrays\[0\]\.disks\[0\]: is also zfsPools\[0\]\.vdevs\[0\]\.disks\[0\]: one disk, one use/],
+    ["RAID10 of three disks", (s: any) => Object.assign(s.mdArrays[0], { level: 10, disks: [d(3), d(4), d(7)] }), /mdArrays\[0\]\.disks: RAID10 here takes an even number of disks, at least 4; got 3/],
+    ["a volume group on an array that does not exist", (s: any) => (s.volumeGroups[0].devices = ["md:nope"]), /volumeGroups\[0\]\.devices\[0\]: names no array of this node's mdArrays/],
+    ["xfs over two disks", (s: any) => (s.filesystems[0].filesystem = "xfs"), /filesystems\[0\]\.devices: xfs lives on one device/],
+    ["a volume with a filesystem but no mount point", (s: any) => delete s.volumeGroups[0].volumes[0].mountpoint, /volumeGroups\[0\]\.volumes\[0\]\.mountpoint: a filesystem and a mount point go together/],
+    ["two filesystems on one mount point", (s: any) => (s.filesystems[0].mountpoint = "/srv/data/"), /filesystems\[0\]\.mountpoint: is also volumeGroups\[0\]\.volumes\[0\]\.mountpoint/],
+    ["a system directory as mount point", (s: any) => (s.filesystems[0].mountpoint = "/var"), /filesystems\[0\]\.mountpoint: is a system directory/],
+    ["a bad size", (s: any) => (s.volumeGroups[0].volumes[0].size = "lots"), /volumeGroups\[0\]\.volumes\[0\]\.size: must be a size like 10G/],
+    ["a bad ZFS property value", (s: any) => (s.zfsPools[0].properties = { compression: "lz4; rm -rf /" }), /zfsPools\[0\]\.properties\.compression: not a ZFS property value/],
+  ])("%s", (_, mutate, message) => {
+    const s = structuredClone(good);
+    expect(() => local(s, (c) => mutate(s, c))).toThrow(message);
+  });
+  it("renders the pool, its default datasets and the filesystems for the host", () => {
+    const z = zfsStep({ zfsPools: [{ name: "tank", vdevs: [{ type: "mirror", disks: [d(1), d(2)] }], log: { type: "stripe", disks: [d(3)] }, cache: [d(4)] }] });
+    expect(z.params.DV_POOLS).toBe(`tank\t12\tacltype=posixacl,atime=off,compression=lz4,xattr=sa\tmirror ${d(1)} ${d(2)} log ${d(3)} cache ${d(4)}`);
+    expect(z.params.DV_DATASETS.split("\n")).toEqual(["tank/vm\trecordsize=64K", "tank/docker\t", "tank/k8s\t"]);
+    expect(lvmStep(good as any).params).toMatchObject({ DV_VGS: "vg0\t/dev/md/data", DV_LVS: "vg0\tsrv\t2G" });
+    expect(fsStep(good as any).params.DV_FILESYSTEMS.split("\n")).toEqual([
+      "/dev/vg0/srv\txfs\t/srv/data\tdefaults\t", `${d(5)} ${d(6)}\tbtrfs\t/srv/btrfs\tdefaults\traid1`,
+    ]);
+    expect(storageParts(good as any).map((p) => p.name)).toEqual(["tools", "md", "lvm", "filesystems", "zfs"]);
+    expect(storageParts({}).map((p) => p.name)).toEqual(["tools"]);
   });
 });
 
@@ -96,7 +144,7 @@ describe("a Ceph stack's steps", async () => {
     expect(JSON.stringify(b.raw.connection)).toContain("10.213.0.12");
     expect(b.dependsOn).toContain("debvisor-n1-storage-apply");
     expect(b.options.additionalSecretOutputs).toEqual(expect.arrayContaining(["stdout", "stderr"]));
-    expect(b.raw.logging).toBe("none");
+    expect(b.raw.logging).toBe("stderr"); // shown: its script prints no key there (and masks any)
   });
   it("hands the keys to every node's step as a secret payload, never on the command line", () => {
     for (const n of ["n1", "n2", "n3"]) {

@@ -21,7 +21,7 @@ export interface CephClusterArgs {
 }
 
 /** What other layers (Kubernetes' CSI drivers) and the stack outputs get from the cluster. */
-export interface CephClusterOutputs {
+export interface CephOutputs {
   fsid: pulumi.Output<string>;
   /** Monitor addresses (`address:6789`). */
   monitors: pulumi.Output<string[]>;
@@ -39,7 +39,7 @@ export interface CephClusterOutputs {
  * Nothing here deletes anything on a host: a destroy, or a node, disk or pool leaving
  * the config, leaves its daemons and data as they are.
  */
-export class CephCluster extends pulumi.ComponentResource implements CephClusterOutputs {
+export class CephCluster extends pulumi.ComponentResource implements CephOutputs {
   readonly fsid: pulumi.Output<string>;
   readonly monitors: pulumi.Output<string[]>;
   readonly clientKeys: pulumi.Output<Record<string, string>>;
@@ -54,7 +54,7 @@ export class CephCluster extends pulumi.ComponentResource implements CephCluster
     const first = mons[0];
 
     const bootstrap = new RemoteStep(`${name}-bootstrap`, {
-      host: first.host, ...cephBootstrapStep(), secretOutput: true, timeoutSeconds: 120,
+      host: first.host, ...cephBootstrapStep(), secretOutput: true, showStderr: true, timeoutSeconds: 120,
     }, { parent: this, dependsOn: first.after ? [first.after] : [] });
     const identity = bootstrap.stdout.apply(parseFacts);
     const secretOf = (fact: string) => pulumi.secret(identity.apply((f) => {
@@ -71,12 +71,12 @@ export class CephCluster extends pulumi.ComponentResource implements CephCluster
     const conf = renderCephConf(settings, nodes);
     const initialMons = renderMons(nodes);
     const nodeSteps = nodes.map((n) => new RemoteStep(`${name}-${n.id}`, {
-      host: n.host, script: "storage/ceph/node.sh", params: cephNodeParams(n, conf, initialMons), secretParams: secrets, timeoutSeconds: 1500,
+      host: n.host, script: "storage/ceph/node.sh", params: cephNodeParams(n, conf, initialMons), secretParams: secrets, showStderr: true, timeoutSeconds: 1500,
     }, { parent: this, dependsOn: [bootstrap.command, ...(n.after ? [n.after] : [])] }));
 
     const osdNodes = nodes.filter((n) => n.osds.length > 0).length;
     const pools = new RemoteStep(`${name}-pools`, {
-      host: first.host, ...cephPoolsStep(settings, osdNodes, args.healthWaitSeconds), secretOutput: true, timeoutSeconds: 900,
+      host: first.host, ...cephPoolsStep(settings, osdNodes, args.healthWaitSeconds), secretOutput: true, showStderr: true, timeoutSeconds: 900,
     }, { parent: this, dependsOn: nodeSteps.map((s) => s.command) });
     const poolFacts = pools.stdout.apply(parseFacts);
 

@@ -1,3 +1,4 @@
+# @include storage/ceph/mask.sh
 # @include storage/disks.sh
 # One node's part of the Ceph cluster: ceph.conf and keyrings, then its monitor, manager,
 # OSDs and metadata server, each made once and started. Idempotent: what exists is left
@@ -106,17 +107,24 @@ fi
 
 # OSDs: raw BlueStore on each blank disk (checked above); activated here and at boot.
 if has_role osd; then
+  volume_log=/var/log/ceph/debvisor-ceph-volume.log
+  touch "$volume_log"
+  chmod 600 "$volume_log"
   for disk in "${osds[@]}"; do
     dev=$(readlink -f "$disk")
     osd=${osd_of[$dev]:-}
     if [ -z "$osd" ]; then
       dv_log "preparing a BlueStore OSD on $disk ($dev)"
-      ceph-volume raw prepare --bluestore --data "$dev" >&2 || dv_die "$disk: ceph-volume raw prepare failed (see /var/log/ceph/ceph-volume.log)"
+      # ceph-volume echoes the commands it runs, the new OSD's key among them: its output
+      # goes to a root-only log, not to the step's.
+      if ! ceph-volume raw prepare --bluestore --data "$dev" >>"$volume_log" 2>&1; then
+        dv_die "$disk: ceph-volume raw prepare failed: $(tail -n 5 "$volume_log" | tr '\n' ' ') (all of it in $volume_log)"
+      fi
       osd=$(ceph-volume raw list "$dev" --format json | python3 -c 'import json,sys; print([v["osd_id"] for v in json.load(sys.stdin).values()][0])')
       dv_changed "made osd.$osd on $disk"
     fi
     if [ ! -e "/var/lib/ceph/osd/ceph-$osd/whoami" ]; then
-      ceph-volume raw activate --device "$dev" --no-systemd >&2 || dv_die "$disk: ceph-volume raw activate failed"
+      ceph-volume raw activate --device "$dev" --no-systemd >>"$volume_log" 2>&1 || dv_die "$disk: ceph-volume raw activate failed: $(tail -n 5 "$volume_log" | tr '\n' ' ')"
     fi
     dv_enable_now "ceph-osd@$osd" || true
     dv_fact "ceph.osd.$osd" "$disk"
@@ -126,7 +134,16 @@ if has_role osd; then
   for dev in "${!osd_of[@]}"; do
     listed=0
     for disk in "${osds[@]}"; do if [ "$(readlink -f "$disk")" = "$dev" ]; then listed=1; fi; done
-    if [ $listed = 0 ]; then dv_log "osd.${osd_of[$dev]} on $dev is no longer in storage.osds: left as it is (its data kept); drain and purge it by hand if it is to go"; fi
+    [ $listed = 1 ] && continue
+    osd=${osd_of[$dev]}
+    # A failed disk taken out of the config: its OSD is down; mark it out so its data is
+    # copied to the others now rather than after the monitors' 10-minute timeout.
+    # Nothing is deleted: the OSD stays in the map (purge it by hand once replaced).
+    if ceph_q osd dump -f json | python3 -c 'import json,sys; o=[x for x in json.load(sys.stdin)["osds"] if x["osd"]==int(sys.argv[1])]; sys.exit(0 if o and o[0]["up"]==0 and o[0]["in"]==1 else 1)' "$osd"; then
+      ceph_q osd out "osd.$osd" >&2
+      dv_changed "marked osd.$osd out (down, its disk $dev no longer in storage.osds)"
+    fi
+    dv_log "osd.$osd on $dev is no longer in storage.osds: left as it is (its data kept); drain and purge it by hand if it is to go"
   done
 fi
 for r in "${roles[@]}"; do dv_fact "ceph.role.$r" "$id"; done
