@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { spawnSync } from "node:child_process";
 import { parseAllDocuments } from "yaml";
 import { installMocks } from "../support/mocks.js";
 
@@ -113,5 +114,14 @@ describe("kubeadm v1beta4 join configuration", () => {
     expect(await (join as any).isSecret).toBe(true);
     // Even a token passed in plain ends up in a secret.
     expect(await (kubeadm.kubeadmJoinConfig(ha, "n4", { token: TOKEN, caCertHash: CA_HASH }) as any).isSecret).toBe(true);
+  });
+});
+
+describe("the kubeadm build (scripts/toolchain/kubernetes/kubeadm.sh)", () => {
+  it("builds the version components/kubernetes/versions.ts pins, into the cache outside the repo", async () => {
+    const { KUBERNETES_VERSION } = await import("../../components/kubernetes/versions.js");
+    const r = spawnSync("bash", ["scripts/toolchain/kubernetes/kubeadm.sh", "--path"], { encoding: "utf8", env: { ...process.env, DEBVISOR_CACHE: "/tmp/dv-cache-probe" } });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe(`/tmp/dv-cache-probe/kubernetes/${KUBERNETES_VERSION}/bin/kubeadm`);
   });
 });
