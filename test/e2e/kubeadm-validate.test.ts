@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fakeFiles, validStackConfig } from "../support/fixtures.js";
 import { loadStackConfig } from "../../stacks/index.js";
-import { KUBERNETES_VERSION, kubeadmPlan, renderInitConfig, renderJoinConfig, type KubeadmPlan } from "../../components/kubernetes/index.js";
+import { KUBERNETES_VERSION, buildKubernetesCluster, kubeadmPlan, renderInitConfig, renderJoinConfig, type KubeadmPlan } from "../../components/kubernetes/index.js";
 import { layersOfProfile } from "../../components/layers.js";
 
 // The real kubeadm (built by `npm run setup` from the Go module proxy:
@@ -77,6 +77,14 @@ describe("kubeadm config validate (the real kubeadm)", () => {
       const r = validate(`${name.split(" ")[0]}-${what}`, text);
       expect(r.status, `${name}: ${what}\n${r.out}\n${text}`).toBe(0);
     }
+  });
+
+  it("accepts the init config the layer itself exposes (DebVisorCluster.services.kubernetes: no secrets, kubeadm mints them)", () => {
+    const args = loadStackConfig(STACKS[1][1](), { readFile: fakeFiles });
+    const members = args.nodes.map((n) => ({ name: n.name, node: {} as any, host: n.host as any, args: n, layers: ["kubernetes"], ready: undefined }));
+    const k = buildKubernetesCluster({ name: "debvisor", parent: {} as any, members, all: members, outputs: {} });
+    const r = validate("layer-init", k.initConfiguration);
+    expect(r.status, `${r.out}\n${k.initConfiguration}`).toBe(0);
   });
 
   it("can fail: a misspelt field, a broken pod network and an unsupported version are refused", () => {
