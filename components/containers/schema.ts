@@ -30,8 +30,9 @@ const dataDir = z.string({ error: "must be an absolute directory path (no spaces
 export const containersSchema = z.strictObject({
   docker: bool.optional(),
   compose: bool.optional(),
+  // Keys are checked in containersRules: zod reports a bad record key without naming it.
   registryMirrors: z.record(
-    registryHost("must be a registry host like docker.io or registry.example.com:5000 (lowercase), or _default"),
+    z.string(),
     z.array(mirrorUrl, { error: "must be a list of mirror URLs" }).min(1, "must name at least one mirror URL").max(16, "at most 16 mirrors"),
     { error: "must map registry hosts to lists of mirror URLs" },
   ).optional(),
@@ -98,6 +99,9 @@ export function containersRules(s: ContainersSettings): void {
     (s.registryMirrors?.["docker.io"] ?? []).forEach((u, i) => {
       if (!["", "/"].includes(new URL(u).pathname)) fail(`registryMirrors["docker.io"][${i}]`, "Docker takes a Docker Hub mirror without a path (scheme://host[:port])", u);
     });
+  }
+  for (const reg of Object.keys(s.registryMirrors ?? {})) {
+    if (!CONTAINER_REGISTRY_HOST.test(reg) || !portOk(reg)) fail(`registryMirrors[${JSON.stringify(reg)}]`, "must be keyed by a registry host like docker.io or registry.example.com:5000 (lowercase), or _default", reg);
   }
   const seen = new Set<string>();
   (s.insecureRegistries ?? []).forEach((h, i) => {
