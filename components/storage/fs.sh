@@ -1,4 +1,4 @@
-# @include storage/disks.sh
+# @include storage/include/disks.sh
 # Filesystems and their systemd mount units. A filesystem is made only on a device with
 # none (a device with another filesystem is refused, never reformatted), then mounted by
 # a mount unit that mounts it at boot too. Params: DV_FILESYSTEMS (one a line:

@@ -50,7 +50,7 @@ export const lvmStep = (s: StorageSettings) => stepSpec("storage/lvm.sh", {
 export function fsStep(s: StorageSettings) {
   const lines = [
     ...(s.volumeGroups ?? []).flatMap((g) => (g.volumes ?? []).filter((v) => v.filesystem && v.mountpoint)
-      .map((v) => [`/dev/${g.name}/${v.name}`, v.filesystem!, v.mountpoint!, v.options ?? "defaults", ""])),
+      .map((v) => [`/dev/${g.name}/${v.name}`, v.filesystem!, v.mountpoint!, v.options ?? "defaults", v.filesystem === "btrfs" ? "single" : ""])),
     ...(s.filesystems ?? []).map((f) => [f.devices.map(device).join(" "), f.filesystem, f.mountpoint, f.options ?? "defaults",
       f.filesystem === "btrfs" ? (f.btrfsProfile ?? (f.devices.length > 1 ? "raid1" : "single")) : ""]),
   ];

@@ -1,4 +1,4 @@
-# @include storage/disks.sh
+# @include storage/include/disks.sh
 # LVM volume groups and logical volumes. A group is made from blank devices (disks, or
 # this node's md arrays) and extended by new ones; volumes are made once and never
 # shrunk or removed (one left out of the config stays, with its data). Params: DV_VGS

@@ -1,4 +1,4 @@
-# @include storage/disks.sh
+# @include storage/include/disks.sh
 # Linux software RAID arrays (mdadm), made once from blank disks, named /dev/md/<name>,
 # recorded in mdadm.conf so they assemble at boot. An array already there (or on its
 # disks) is kept; nothing is ever stopped or destroyed here. Params: DV_ARRAYS (one a

@@ -1,4 +1,4 @@
-# @include storage/disks.sh
+# @include storage/include/disks.sh
 # ZFS pools and datasets. Pools are made once from blank disks (an existing or exported
 # pool of that name is kept, imported if needed); datasets are made and their properties
 # set; nothing is ever destroyed (a pool or dataset left out of the config stays).

@@ -152,7 +152,8 @@ describe.sequential("storage layer: Ceph on trixie lab hosts", () => {
       ["GPT", `sgdisk -o ${spare} >/dev/null`, /carries the signature\(s\) gpt/],
       ["LVM PV", `pvcreate -qf ${spare} 2>/dev/null`, /carries the signature\(s\) LVM2_member/],
       ["BlueStore label", `printf 'bluestore block device\\n00000000-0000-0000-0000-000000000000\\n' | dd of=${spare} conv=notrunc status=none`, /carries the signature\(s\) ceph_bluestore/],
-      ["mounted", `mkfs.ext4 -q -F ${spare} && mkdir -p /mnt/dvtest && mount ${spare} /mnt/dvtest`, /is mounted \(\/mnt\/dvtest\)/],
+      // read-only, so that the mounted filesystem itself writes nothing while the sums are compared
+      ["mounted", `mkfs.ext4 -q -F ${spare} && mkdir -p /mnt/dvtest && mount -o ro,noload ${spare} /mnt/dvtest`, /is mounted \(\/mnt\/dvtest\)/],
     ];
     for (const [kind, make, found] of kinds) {
       await lab.out("n3", `pvremove -qf ${spare} >/dev/null 2>&1 || true; wipefs -qaf ${spare}; ${make}`);

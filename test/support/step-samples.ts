@@ -8,6 +8,7 @@ import * as network from "../e2e/samples/network.js";
 import * as virtualization from "../e2e/samples/virtualization.js";
 import * as vm from "../e2e/samples/vm.js";
 import * as containers from "../e2e/samples/containers.js";
+import * as storage from "../e2e/samples/storage.js";
 
 // Sample parameters of every step script, built with the same builders the components
 // use: the script tier runs them on lab hosts, the unit tier checks them against the
@@ -43,4 +44,5 @@ export const sample = (release: DebianRelease): Record<string, Record<string, st
   ...virtualization.sample(release),
   ...vm.sample(release),
   ...containers.sample(release),
+  ...storage.sample(release),
 });

@@ -25,13 +25,13 @@ describe("components under mocks", () => {
     regs = [...(await mocks.settle())];
   });
 
-  it("registers the cluster, its nodes, their base layers and four steps each (plus the security, management, network and virtualization layers)", () => {
+  it("registers the cluster, its nodes, their base layers and one step per layer (two for the network)", () => {
     const byType = (t: string) => regs.filter((r) => r.type === t).map((r) => r.name).sort();
     expect(byType("debvisor:index:DebVisorCluster")).toEqual(["lab"]);
     expect(byType("debvisor:index:DebVisorNode")).toEqual(["lab-n1", "lab-n2"]);
     expect(byType("debvisor:base:DebianBase")).toEqual(["lab-n1-base", "lab-n2-base"]);
     const layers = (n: string) => [
-      `lab-${n}-containers-apply`, `lab-${n}-management-apply`, `lab-${n}-network-apply`, `lab-${n}-network-confirm`, `lab-${n}-security-apply`, `lab-${n}-virtualization-apply`,
+      `lab-${n}-containers-apply`, `lab-${n}-management-apply`, `lab-${n}-network-apply`, `lab-${n}-network-confirm`, `lab-${n}-security-apply`, `lab-${n}-storage-apply`, `lab-${n}-virtualization-apply`,
     ];
     expect(byType("command:remote:Command")).toEqual([
       "lab-n1-base-apply", ...layers("n1"),
@@ -80,7 +80,8 @@ describe("components under mocks", () => {
     const deps = (n: string) => regs.find((r) => r.name === n)!.dependsOn;
     expect(deps("lab-n1-security-apply")).toEqual(["lab-n1-base-apply"]);
     expect(deps("lab-n1-network-apply")).toEqual(["lab-n1-security-apply"]);
-    expect(deps("lab-n1-containers-apply")).toEqual(["lab-n1-network-confirm"]);
+    expect(deps("lab-n1-storage-apply")).toEqual(["lab-n1-network-confirm"]);
+    expect(deps("lab-n1-containers-apply")).toEqual(["lab-n1-storage-apply"]);
     expect(deps("lab-n1-virtualization-apply")).toEqual(["lab-n1-containers-apply"]);
     expect(deps("lab-n1-management-apply")).toEqual(["lab-n1-virtualization-apply"]);
   });

@@ -1,4 +1,4 @@
-# @include storage/ceph/mask.sh
+# @include storage/include/ceph-mask.sh
 # The Ceph cluster's identity: its fsid and the cephx keys every member needs (mon.,
 # client.admin, client.bootstrap-osd). Made once, on the first monitor, and kept: a host
 # that is already a member reports what it has (so a re-run, or another node taking this

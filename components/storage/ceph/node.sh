@@ -1,5 +1,5 @@
-# @include storage/ceph/mask.sh
-# @include storage/disks.sh
+# @include storage/include/ceph-mask.sh
+# @include storage/include/disks.sh
 # One node's part of the Ceph cluster: ceph.conf and keyrings, then its monitor, manager,
 # OSDs and metadata server, each made once and started. Idempotent: what exists is left
 # as it is. Params: DV_CEPH_ID (daemon id: the node's name), DV_CEPH_ROLES (mon mgr mds

@@ -1,4 +1,4 @@
-# @include storage/ceph/mask.sh
+# @include storage/include/ceph-mask.sh
 # The cluster's shared objects, run on the first monitor once every node's daemons are
 # up: the CephFS file system and its CSI subvolume group, the RBD pools with their copy
 # counts, the client keys Kubernetes' CSI drivers use; then waits for HEALTH_OK. Never
