@@ -114,6 +114,7 @@ describe("ceph.conf, packages and pools", () => {
     const conf = renderCephConf({ publicNetwork: "10.0.0.0/24" }, [members[0]]);
     expect(conf).toMatch(/osd_crush_chooseleaf_type = 0/);
     expect(conf).toMatch(/osd_pool_default_size = 1\n/);
+    expect(conf).toMatch(/mon_warn_on_pool_no_redundancy = false/); // one copy was asked for: no warning that never clears
   });
   it("installs per role", () => {
     expect(cephPackages(["osd"])).toEqual(["ceph-common", "ceph-fuse", "ceph-osd", "ceph-volume"]);

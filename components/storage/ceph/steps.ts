@@ -66,6 +66,8 @@ export function renderCephConf(c: CephClusterSettings, members: readonly CephMem
     "mon_allow_pool_delete = false",
     `mon_data_avail_warn = ${c.monDataAvailWarnPercent ?? 30}`,
     `mon_data_avail_crit = ${Math.min(5, (c.monDataAvailWarnPercent ?? 30) - 1)}`,
+    // One copy is what the config asks for: Ceph's "no replicas" warning would never clear.
+    ...(size === 1 ? ["mon_warn_on_pool_no_redundancy = false"] : []),
   ];
   return lines.join("\n");
 }
