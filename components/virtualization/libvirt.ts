@@ -1,11 +1,15 @@
 import { loadScript } from "../host/scripts.js";
 import { XMLBuilder } from "fast-xml-parser";
+import { createHash } from "node:crypto";
 
 /** How a libvirt network reaches the outside. */
 export const NETWORK_MODES = ["bridge", "nat", "isolated"] as const;
 export type LibvirtNetworkMode = (typeof NETWORK_MODES)[number];
-/** Storage pool types this layer defines (ZFS and RBD pools are wired up by the storage layer). */
-export const POOL_TYPES = ["dir"] as const;
+/**
+ * Storage pool types: a directory, an RBD pool of the node's Ceph cluster (the storage
+ * layer's), a ZFS dataset of the node's pools (the storage layer's).
+ */
+export const POOL_TYPES = ["dir", "rbd", "zfs"] as const;
 export type LibvirtPoolType = (typeof POOL_TYPES)[number];
 
 /** One libvirt network (stack config `virtualization.networks[]`). */
@@ -33,10 +37,14 @@ export interface LibvirtNetwork {
 export interface LibvirtPool {
   /** libvirt pool name: letters, digits, `_`, `.`, `-` (at most 50). */
   name: string;
-  /** Pool type. Only `dir` here. */
+  /** Pool type. `rbd` needs the node in a Ceph cluster, `zfs` a dataset of the node's ZFS pools. */
   type: LibvirtPoolType;
   /** `dir`: the directory holding the volumes (created when missing; never deleted). */
-  path: string;
+  path?: string;
+  /** `rbd`: the Ceph RBD pool holding the volumes (one of `storage.ceph.rbdPools`). @default "rbd" */
+  cephPool?: string;
+  /** `zfs`: the dataset holding the volumes (zvols), e.g. `tank/vm`. */
+  dataset?: string;
   /** Started when libvirtd starts. @default true */
   autostart?: boolean;
 }
@@ -105,9 +113,21 @@ export function renderNetworkXml(n: LibvirtNetwork): string {
   return builder.build({ network: net }).trim();
 }
 
-/** The pool's libvirt XML (`virsh pool-define`). */
+/** The pool's libvirt XML (`virsh pool-define`). An RBD pool's monitors are added on the host, from its ceph.conf. */
 export function renderPoolXml(p: LibvirtPool): string {
+  if (p.type === "rbd") {
+    return builder.build({ pool: { "@_type": "rbd", name: p.name, source: { name: p.cephPool ?? "rbd", auth: { "@_username": rbdClient(p), "@_type": "ceph", secret: { "@_uuid": rbdSecretUuid(p) } } } } }).trim();
+  }
+  if (p.type === "zfs") return builder.build({ pool: { "@_type": "zfs", name: p.name, source: { name: p.dataset } } }).trim();
   return builder.build({ pool: { "@_type": p.type, name: p.name, target: { path: p.path } } }).trim();
+}
+
+/** The Ceph client libvirt and QEMU use for an RBD pool (made by the pool's step, `profile rbd` on that pool only). */
+export const rbdClient = (p: LibvirtPool) => `libvirt-${p.cephPool ?? "rbd"}`;
+/** The libvirt secret holding that client's key: a fixed uuid per Ceph pool, so VM definitions can name it. */
+export function rbdSecretUuid(p: LibvirtPool): string {
+  const h = createHash("sha1").update(`debvisor libvirt rbd secret ${p.cephPool ?? "rbd"}`).digest("hex");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h.slice(16, 18), 16) & 0x3f) | 0x80).toString(16)}${h.slice(18, 20)}-${h.slice(20, 32)}`;
 }
 
 /**
@@ -121,6 +141,8 @@ export function networkIgnoredPaths(n: LibvirtNetwork): string[] {
   return paths;
 }
 export const POOL_IGNORED_PATHS = ["uuid", "capacity", "allocation", "available", "source", "target/permissions"];
+/** The same for a pool of this type (ZFS and RBD pools get a target of libvirt's choosing). */
+export const poolIgnoredPaths = (p: LibvirtPool) => (p.type === "dir" ? POOL_IGNORED_PATHS : [...POOL_IGNORED_PATHS, "target", "source/device"]);
 
 /**
  * Compares a rendered definition (env DV_WANT) with libvirt's (env DV_LIVE), python3 (on

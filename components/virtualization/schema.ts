@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { parse as parseYaml } from "yaml";
 import { HOST_LABEL, addressOf, cidrContains, isPublicKey } from "../config/formats.js";
+import { DEFAULT_ZFS_DATASETS } from "../storage/local.js";
 import { fail } from "../config/problems.js";
 import { INTERFACE_NAME, LIBVIRT_OBJECT_NAME, NETWORK_MODES, POOL_PATH, POOL_TYPES, formatIpv4, parseIpv4, parseSubnet } from "./libvirt.js";
 
@@ -110,10 +111,12 @@ const libvirtNetworkSchema = z.strictObject({
 
 const poolSchema = z.strictObject({
   name: libvirtObjectName,
-  type: z.enum(POOL_TYPES, { error: `must be one of ${POOL_TYPES.join(", ")} (ZFS and RBD pools come from the storage layer)` }),
+  type: z.enum(POOL_TYPES, { error: `must be one of ${POOL_TYPES.join(", ")}` }),
   path: z.string({ error: "must be an absolute directory path (no spaces, no . or .. components, no trailing /)" })
     .refine((p) => POOL_PATH.test(p) && !p.split("/").some((c) => c === "." || c === ".."), "must be an absolute directory path (no spaces, no . or .. components, no trailing /)")
-    .refine((p) => !SYSTEM_DIRS.includes(p), "is a system directory: use a directory of its own (e.g. /srv/vm-images)"),
+    .refine((p) => !SYSTEM_DIRS.includes(p), "is a system directory: use a directory of its own (e.g. /srv/vm-images)").optional(),
+  cephPool: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, "not a Ceph pool name").optional(),
+  dataset: z.string().regex(/^[A-Za-z][A-Za-z0-9_.:-]{0,62}(\/[A-Za-z0-9][A-Za-z0-9_.:-]{0,62})+$/, "must be a ZFS dataset like tank/vm").optional(),
   autostart: bool.optional(),
 }, { error: "must be an object" });
 
@@ -141,12 +144,29 @@ export function hostNetworkOf(node: { args: { host?: { address?: string }; netwo
   return { address: node.args.host?.address, bridge: bridge && { name: bridge.name ?? "br0", address: bridge.address } };
 }
 
+/** What the node's storage layer provides to libvirt pools (undefined: not known, not checked). */
+export interface StorageFacts {
+  /** The RBD pools of the node's Ceph cluster (undefined: the node is in none). */
+  cephPools?: string[];
+  /** The datasets of the node's ZFS pools (`tank/vm`). */
+  zfsDatasets: string[];
+}
+
+/** The storage facts of a node as its layers' rules see it. */
+export function storageFactsOf(node: { args: { storage?: { ceph?: { rbdPools?: { name: string }[] }; zfsPools?: { name: string; datasets?: { name: string }[] }[] } }; layers: readonly string[] }): StorageFacts {
+  const st = node.layers.includes("storage") ? node.args.storage ?? {} : {};
+  return {
+    cephPools: st.ceph ? (st.ceph.rbdPools ?? [{ name: "rbd" }]).map((p) => p.name) : undefined,
+    zfsDatasets: (st.zfsPools ?? []).flatMap((p) => (p.datasets ?? DEFAULT_ZFS_DATASETS).map((d) => `${p.name}/${d.name}`)),
+  };
+}
+
 /**
  * Rules across fields: unique names and paths, subnets and DHCP ranges, what the VMs
  * refer to; and, given the host's network, NAT and isolated subnets apart from the
  * host's own network, and bridges that something on the node creates.
  */
-export function virtualizationRules(s: z.infer<typeof virtualizationSchema>, host: HostNetworkFacts = {}): void {
+export function virtualizationRules(s: z.infer<typeof virtualizationSchema>, host: HostNetworkFacts = {}, storage?: StorageFacts): void {
   // Bridges something on this node creates: the network layer's, and libvirt's own.
   const createdBridges = new Set([...(host.bridge ? [host.bridge.name] : []), ...(s.networks ?? []).flatMap((n) => (n.mode !== "bridge" && n.bridge ? [n.bridge] : []))]);
   const checkBridge = (f: string, name: string) => {
@@ -195,8 +215,23 @@ export function virtualizationRules(s: z.infer<typeof virtualizationSchema>, hos
     const f = `pools[${i}]`;
     if (poolNames.has(p.name)) fail(`${f}.name`, `duplicate of pools[${poolNames.get(p.name)}].name`, p.name);
     poolNames.set(p.name, i);
-    if (paths.has(p.path)) fail(`${f}.path`, `already the path of pools[${paths.get(p.path)}]`, p.path);
-    paths.set(p.path, i);
+    const fields = { dir: "path", rbd: "cephPool", zfs: "dataset" } as const;
+    for (const [type, field] of Object.entries(fields)) {
+      if (type !== p.type && p[field] !== undefined) fail(`${f}.${field}`, `is for ${type} pools, this one is ${p.type}`, p[field]);
+    }
+    if (p.type === "dir") {
+      if (p.path === undefined) fail(`${f}.path`, "a dir pool needs its directory", p.path);
+      if (paths.has(p.path)) fail(`${f}.path`, `already the path of pools[${paths.get(p.path)}]`, p.path);
+      paths.set(p.path, i);
+    }
+    if (p.type === "zfs" && p.dataset === undefined) fail(`${f}.dataset`, "a zfs pool needs its dataset (e.g. tank/vm)", p.dataset);
+    if (storage && p.type === "rbd") {
+      if (!storage.cephPools) fail(`${f}.type`, "an rbd pool needs the node in a Ceph cluster (storage.ceph)", p.type);
+      else if (!storage.cephPools.includes(p.cephPool ?? "rbd")) fail(`${f}.cephPool`, `not an RBD pool of storage.ceph.rbdPools (${storage.cephPools.join(", ")})`, p.cephPool ?? "rbd");
+    }
+    if (storage && p.type === "zfs" && p.dataset !== undefined && !storage.zfsDatasets.includes(p.dataset)) {
+      fail(`${f}.dataset`, `not a dataset of the node's storage.zfsPools (${storage.zfsDatasets.join(", ") || "none"})`, p.dataset);
+    }
   });
 
   const vmNames = new Map<string, number>();
@@ -214,6 +249,10 @@ export function virtualizationRules(s: z.infer<typeof virtualizationSchema>, hos
     (vm.disks ?? []).forEach((d, j) => {
       const pool = d.pool ?? "default";
       if (!poolNames.has(pool)) fail(`${f}.disks[${j}].pool`, `not a pool of virtualization.pools (defined: ${[...poolNames.keys()].join(", ") || "none"})`, pool);
+      const type = s.pools![poolNames.get(pool)!].type;
+      if (type === "rbd" && d.format === "qcow2") fail(`${f}.disks[${j}].format`, `a disk in RBD pool ${pool} is raw (RBD images are raw)`, d.format);
+      if (type !== "dir" && d.baseImage !== undefined) fail(`${f}.disks[${j}].baseImage`, `copying a base image is done into directory pools only (${pool} is ${type})`, d.baseImage);
+      if (j === 0 && vm.cloudInit && type !== "dir") fail(`${f}.disks[0].pool`, `the cloud-init seed ISO lives in the first disk's pool, which must be a dir pool (${pool} is ${type})`, pool);
     });
   });
 }

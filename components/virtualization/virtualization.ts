@@ -4,7 +4,7 @@ import { checkSettings } from "../config/problems.js";
 import { alreadyValidated, settingsOf, trusted } from "../config/trusted.js";
 import { virtualizationRules, virtualizationSchema } from "./schema.js";
 import {
-  POOL_IGNORED_PATHS, XML_MATCH, networkIgnoredPaths, renderNetworkXml, renderPoolXml,
+  XML_MATCH, networkIgnoredPaths, poolIgnoredPaths, rbdClient, rbdSecretUuid, renderNetworkXml, renderPoolXml,
   type LibvirtNetwork, type LibvirtPool,
 } from "./libvirt.js";
 import { VirtualMachine, type VmSettings } from "./vm.js";
@@ -78,8 +78,14 @@ options kvm_intel nested=1
 options kvm_amd nested=1`;
 
 /** The packages the layer installs. */
-export function virtualizationPackages(cockpit: boolean): string[] {
-  return [...VIRTUALIZATION_PACKAGES, ...(cockpit ? COCKPIT_PACKAGES : [])];
+export function virtualizationPackages(cockpit: boolean, pools: readonly LibvirtPool[] = []): string[] {
+  const types = new Set(pools.map((p) => p.type));
+  return [
+    ...VIRTUALIZATION_PACKAGES, ...(cockpit ? COCKPIT_PACKAGES : []),
+    // libvirt's RBD and ZFS storage drivers, and QEMU's librbd block driver
+    ...(types.has("rbd") ? ["libvirt-daemon-driver-storage-rbd", "qemu-block-extra"] : []),
+    ...(types.has("zfs") ? ["libvirt-daemon-driver-storage-zfs"] : []),
+  ];
 }
 
 /** Throws a ConfigError naming each bad field and its value. */
@@ -94,7 +100,11 @@ export function networkParams(n: LibvirtNetwork): Record<string, string> {
 
 /** Parameters of a pool's step. */
 export function poolParams(p: LibvirtPool): Record<string, string> {
-  return { DV_NAME: p.name, DV_XML: renderPoolXml(p), DV_PATH: p.path, DV_AUTOSTART: p.autostart === false ? "no" : "yes", DV_IGNORE: POOL_IGNORED_PATHS.join(" "), DV_XML_MATCH: XML_MATCH };
+  return {
+    DV_NAME: p.name, DV_TYPE: p.type, DV_XML: renderPoolXml(p), DV_PATH: p.path ?? "", DV_AUTOSTART: p.autostart === false ? "no" : "yes",
+    DV_CEPH_POOL: p.type === "rbd" ? (p.cephPool ?? "rbd") : "", DV_CEPH_CLIENT: p.type === "rbd" ? rbdClient(p) : "", DV_SECRET_UUID: p.type === "rbd" ? rbdSecretUuid(p) : "",
+    DV_IGNORE: poolIgnoredPaths(p).join(" "), DV_XML_MATCH: XML_MATCH,
+  };
 }
 
 /**
@@ -135,7 +145,7 @@ export class VirtualizationHost extends pulumi.ComponentResource {
       host,
       parts: [
         { name: "check", script: "virtualization/kvm-check.sh", params: { DV_ALLOW_EMULATION: String(allowEmulation), DV_NESTED: String(nested), DV_NESTED_CONF: NESTED_CONF }, always: true },
-        { name: "packages", script: "virtualization/packages.sh", params: { DV_PACKAGES: virtualizationPackages(cockpit).join(" "), DV_NM_CONF: cockpit ? NM_UNMANAGED_CONF : "" } },
+        { name: "packages", script: "virtualization/packages.sh", params: { DV_PACKAGES: virtualizationPackages(cockpit, pools).join(" "), DV_NM_CONF: cockpit ? NM_UNMANAGED_CONF : "" } },
         { name: "libvirtd", script: "virtualization/libvirtd.sh", params: { DV_DROPIN: LIBVIRTD_DROPIN } },
         ...(cockpit ? [{ name: "cockpit", script: "virtualization/cockpit.sh", params: { DV_CONF: COCKPIT_CONF, DV_PORT: String(COCKPIT_PORT) } }] : []),
       ],
@@ -162,8 +172,9 @@ export class VirtualizationHost extends pulumi.ComponentResource {
 
     // VMs after libvirtd, the networks and the pools (and after Cockpit: `last`).
     this.vms = {};
+    const rbdPools = Object.fromEntries(pools.filter((p) => p.type === "rbd").map((p) => [p.name, { cephPool: p.cephPool ?? "rbd", client: rbdClient(p), secretUuid: rbdSecretUuid(p) }]));
     for (const vm of args.vms ?? []) {
-      last = this.vms[vm.name] = new VirtualMachine(`${name}-vm-${vm.name}`, trusted({ ...vm, host, emulation: allowEmulation }), {
+      last = this.vms[vm.name] = new VirtualMachine(`${name}-vm-${vm.name}`, trusted({ ...vm, host, emulation: allowEmulation, ...(Object.keys(rbdPools).length ? { rbdPools } : {}) }), {
         parent: this, dependsOn: [setup.command, ...Object.values(this.networks), ...Object.values(this.pools), last],
       });
     }

@@ -97,6 +97,15 @@ export interface VirtualMachineArgs extends VmSettings {
   host: ResolvedHost;
   /** No KVM on the host: the domain runs under software emulation (type `qemu`, TCG) instead of `kvm`. @default false */
   emulation?: boolean;
+  /** The host's RBD pools by libvirt pool name: a disk in one is attached as a network disk (QEMU's librbd). @default {} */
+  rbdPools?: Record<string, RbdDiskSource>;
+}
+
+/** How QEMU reaches a disk in an RBD pool: the image's Ceph pool, the client and its libvirt secret (monitors: the host's ceph.conf). */
+export interface RbdDiskSource {
+  cephPool: string;
+  client: string;
+  secretUuid: string;
 }
 
 /** A VmSettings with every default applied. */
@@ -105,7 +114,7 @@ export interface ResolvedVm {
   vcpus: number;
   memoryMiB: number;
   firmware: Firmware;
-  disks: { name: string; sizeGiB: number; pool: string; format: DiskFormat; baseImage?: string }[];
+  disks: { name: string; sizeGiB: number; pool: string; format: DiskFormat; baseImage?: string; rbd?: RbdDiskSource }[];
   cloudInit?: VmCloudInit;
   nics: { bridge?: string; network?: string; vlan?: number; mac: string }[];
   autostart: boolean;
@@ -129,13 +138,17 @@ export function vmMac(vmName: string, index: number): string {
 }
 
 /** Defaults applied once. */
-export function resolveVm(vm: VmSettings & { emulation?: boolean }): ResolvedVm {
+export function resolveVm(vm: VmSettings & { emulation?: boolean; rbdPools?: Record<string, RbdDiskSource> }): ResolvedVm {
   return {
     name: vm.name,
     vcpus: vm.vcpus ?? 1,
     memoryMiB: vm.memoryMiB ?? 1024,
     firmware: vm.firmware ?? "uefi",
-    disks: (vm.disks ?? []).map((d) => ({ name: d.name, sizeGiB: d.sizeGiB, pool: d.pool ?? "default", format: d.format ?? "qcow2", ...(d.baseImage ? { baseImage: d.baseImage } : {}) })),
+    disks: (vm.disks ?? []).map((d) => {
+      const rbd = vm.rbdPools?.[d.pool ?? "default"];
+      // RBD images are raw (QEMU reads them through librbd; qcow2 on top buys nothing).
+      return { name: d.name, sizeGiB: d.sizeGiB, pool: d.pool ?? "default", format: d.format ?? (rbd ? "raw" : "qcow2"), ...(d.baseImage ? { baseImage: d.baseImage } : {}), ...(rbd ? { rbd } : {}) };
+    }),
     ...(vm.cloudInit ? { cloudInit: vm.cloudInit } : {}),
     nics: (vm.nics ?? []).map((n, i) => ({
       ...(n.bridge !== undefined ? { bridge: n.bridge } : { network: n.network }),
@@ -176,11 +189,14 @@ export function renderDomainXml(vm: ResolvedVm): string {
       : { bios: { "@_useserial": "yes" } }),
     boot: { "@_dev": "hd" },
   };
+  // A disk in an RBD pool is a network disk: libvirt cannot attach RBD pool volumes by
+  // pool and volume name; QEMU takes the monitors from the host's ceph.conf.
   const disks: Record<string, unknown>[] = vm.disks.map((d, i) => ({
-    "@_type": "volume",
+    "@_type": d.rbd ? "network" : "volume",
     "@_device": "disk",
     driver: { "@_name": "qemu", "@_type": d.format, "@_discard": "unmap" },
-    source: { "@_pool": d.pool, "@_volume": diskVolume(vm.name, d) },
+    ...(d.rbd ? { auth: { "@_username": d.rbd.client, secret: { "@_type": "ceph", "@_uuid": d.rbd.secretUuid } } } : {}),
+    source: d.rbd ? { "@_protocol": "rbd", "@_name": `${d.rbd.cephPool}/${diskVolume(vm.name, d)}` } : { "@_pool": d.pool, "@_volume": diskVolume(vm.name, d) },
     target: { "@_dev": `vd${letters[i]}`, "@_bus": "virtio" },
   }));
   if (vm.cloudInit && vm.disks.length > 0) {

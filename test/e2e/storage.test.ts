@@ -21,7 +21,7 @@ const pulumi = {
   up: () => pulumi.run("up", "--yes", "--skip-preview", "--non-interactive"),
 };
 
-interface Node { name: string; osds: string[]; roles?: string[] }
+interface Node { name: string; osds: string[]; roles?: string[]; extra?: Record<string, unknown> }
 function cluster(nodes: Node[]): any {
   return {
     defaults: {
@@ -35,6 +35,7 @@ function cluster(nodes: Node[]): any {
     nodes: nodes.map((n) => ({
       name: n.name, address: `10.213.0.1${n.name.slice(1)}`, hostKeyFile: `${LAB_DIR}/hostkeys/${n.name}.pub`,
       storage: { osds: n.osds, ...(n.roles ? { cephRoles: n.roles } : {}) },
+      ...n.extra,
     })),
   };
 }
@@ -199,6 +200,29 @@ describe.sequential("storage layer: Ceph on trixie lab hosts", () => {
     const s = await cephJson("status");
     expect([s.osdmap.num_up_osds, s.osdmap.num_in_osds]).toEqual([4, 4]);
     expect((await cephJson("osd tree")).nodes.some((n: { name: string; type: string }) => n.type === "host" && n.name === "n4")).toBe(true);
+  });
+
+  it("a libvirt VM on n1 runs with its disk on the cluster's RBD pool", async () => {
+    const vmHost: Node = {
+      name: "n1", osds: [disk(1, 2)], extra: {
+        profile: "hyperconverged",
+        virtualization: {
+          allowEmulation: true, cockpit: false, pools: [{ name: "ceph", type: "rbd" }],
+          vms: [{ name: "rbdvm", memoryMiB: 256, firmware: "bios", disks: [{ name: "root", sizeGiB: 1, pool: "ceph" }] }],
+        },
+      },
+    };
+    write(cluster([vmHost, ...three(disk(1, 2)).slice(1), { name: "n4", osds: [disk(4, 1)], roles: ["osd"] }]));
+    await ok(pulumi.up(), "up with a VM on RBD");
+    expect(await lab.out("n1", "virsh -q domstate rbdvm")).toBe("running");
+    expect(await lab.out("n1", "virsh -q dumpxml rbdvm | grep -o \"protocol='rbd' name='[^']*'\"")).toBe("protocol='rbd' name='rbd/rbdvm-root.raw'");
+    expect(await lab.out("n1", "rbd status rbd/rbdvm-root.raw")).toMatch(/watcher=10\.213\.0\.11/); // QEMU has the image open
+    // The pool's client key reached libvirt through a file, never a command line or the state.
+    const key = await lab.out("n1", "ceph auth print-key client.libvirt-rbd");
+    expect((await ok(pulumi.run("stack", "export"), "stack export")).stdout).not.toContain(key);
+    const before = await lab.stepsRun("n1");
+    await ok(pulumi.up(), "second up with the VM");
+    expect(await lab.stepsRun("n1")).toBe(before);
   });
 
   it("OSDs come back after a reboot", async () => {

@@ -99,6 +99,40 @@ describe("local storage settings: refused naming the field", () => {
   });
 });
 
+describe("libvirt pools on the storage layer's RBD pools and ZFS datasets", async () => {
+  const { renderPoolXml, renderDomainXml, resolveVm, poolParams, virtualizationPackages } = await import("../../components/virtualization/index.js");
+  const hc = (mutate: (c: any) => void) => load((c) => {
+    c.defaults.profile = "hyperconverged";
+    c.defaults.virtualization = { allowEmulation: true };
+    mutate(c);
+  });
+  it.each([
+    ["an rbd pool on a node in no Ceph cluster", (c: any) => { delete c.defaults.storage; c.nodes.forEach((n: any) => delete n.storage); c.nodes[0].virtualization = { pools: [{ name: "ceph", type: "rbd" }] }; }, /nodes\[0\]\.virtualization\.pools\[0\]\.type: an rbd pool needs the node in a Ceph cluster/],
+    ["an rbd pool on a Ceph pool the cluster does not have", (c: any) => (c.nodes[0].virtualization = { pools: [{ name: "ceph", type: "rbd", cephPool: "vms" }] }), /pools\[0\]\.cephPool: not an RBD pool of storage\.ceph\.rbdPools \(rbd\)/],
+    ["a zfs pool on a dataset the node does not have", (c: any) => (c.nodes[0].virtualization = { pools: [{ name: "z", type: "zfs", dataset: "tank/vm" }] }), /pools\[0\]\.dataset: not a dataset of the node's storage\.zfsPools \(none\)/],
+    ["a qcow2 disk in an rbd pool", (c: any) => (c.nodes[0].virtualization = { pools: [{ name: "ceph", type: "rbd" }], vms: [{ name: "vm1", disks: [{ name: "root", sizeGiB: 1, pool: "ceph", format: "qcow2" }] }] }), /vms\[0\]\.disks\[0\]\.format: a disk in RBD pool ceph is raw/],
+    ["a cloud-init seed in an rbd pool", (c: any) => (c.nodes[0].virtualization = { pools: [{ name: "ceph", type: "rbd" }], vms: [{ name: "vm1", disks: [{ name: "root", sizeGiB: 1, pool: "ceph" }], cloudInit: { hostname: "vm1" } }] }), /vms\[0\]\.disks\[0\]\.pool: the cloud-init seed ISO lives in the first disk's pool, which must be a dir pool/],
+  ])("refuses %s", (_, mutate, message) => expect(() => hc(mutate)).toThrow(message));
+  it("accepts a VM on the cluster's RBD pool", () => expect(() => hc((c) => (c.nodes[0].virtualization = { pools: [{ name: "ceph", type: "rbd" }], vms: [{ name: "vm1", disks: [{ name: "root", sizeGiB: 1, pool: "ceph" }] }] }))).not.toThrow());
+  it("renders the rbd pool (monitors added on the host), its secret's fixed uuid, and the VM's network disk", () => {
+    const pool = { name: "ceph", type: "rbd" as const };
+    const xml = renderPoolXml(pool);
+    expect(xml).toMatch(/<pool type="rbd">\s*<name>ceph<\/name>\s*<source>\s*<name>rbd<\/name>\s*<auth username="libvirt-rbd" type="ceph">\s*<secret uuid="([0-9a-f-]{36})"/);
+    expect(poolParams(pool)).toMatchObject({ DV_TYPE: "rbd", DV_CEPH_POOL: "rbd", DV_CEPH_CLIENT: "libvirt-rbd", DV_PATH: "" });
+    expect(poolParams(pool).DV_SECRET_UUID).toBe(poolParams({ name: "other", type: "rbd" }).DV_SECRET_UUID); // per Ceph pool, stable
+    expect(poolParams(pool).DV_SECRET_UUID).not.toBe(poolParams({ name: "v", type: "rbd", cephPool: "vms" }).DV_SECRET_UUID);
+    const vm = resolveVm({ name: "vm1", disks: [{ name: "root", sizeGiB: 1, pool: "ceph" }], rbdPools: { ceph: { cephPool: "rbd", client: "libvirt-rbd", secretUuid: poolParams(pool).DV_SECRET_UUID } } });
+    expect(vm.disks[0].format).toBe("raw");
+    const dom = renderDomainXml(vm);
+    expect(dom).toContain('<disk type="network" device="disk">');
+    expect(dom).toContain('<source protocol="rbd" name="rbd/vm1-root.raw"');
+    expect(dom).toContain(`<secret type="ceph" uuid="${poolParams(pool).DV_SECRET_UUID}"`);
+    expect(renderPoolXml({ name: "z", type: "zfs", dataset: "tank/vm" })).toMatch(/<pool type="zfs">\s*<name>z<\/name>\s*<source>\s*<name>tank\/vm<\/name>/);
+    expect(virtualizationPackages(false, [pool, { name: "z", type: "zfs", dataset: "tank/vm" }])).toEqual(expect.arrayContaining(["libvirt-daemon-driver-storage-rbd", "qemu-block-extra", "libvirt-daemon-driver-storage-zfs"]));
+    expect(virtualizationPackages(false, [])).not.toContain("qemu-block-extra");
+  });
+});
+
 describe("ceph.conf, packages and pools", () => {
   const members = [1, 2, 3].map((i) => ({ id: `n${i}`, address: `10.0.0.${i}`, roles: ["mon", "mgr", "mds", "osd"] as const, osds: [disk(i)], wipe: [] }));
   it("lists the monitors, the networks, copies on different hosts, pool deletion off", () => {

@@ -127,7 +127,11 @@ describe("validateVirtualizationSettings", () => {
     expect(v({ networks: [nets[2], { name: "n2", mode: "isolated", subnet: "10.78.0.0/24", bridge: "virbr-iso" }] })).toThrow(/networks\[1\]\.bridge: already the bridge of networks\[0\]/);
   });
   it("checks pools: type, path, duplicates", () => {
-    expect(v({ pools: [{ name: "z", type: "zfs", path: "/tank" }] })).toThrow(/pools\[0\]\.type: must be one of dir/);
+    expect(v({ pools: [{ name: "z", type: "lvm", path: "/tank" }] })).toThrow(/pools\[0\]\.type: must be one of dir, rbd, zfs/);
+    expect(v({ pools: [{ name: "z", type: "zfs", path: "/tank" }] })).toThrow(/pools\[0\]\.path: is for dir pools, this one is zfs/);
+    expect(v({ pools: [{ name: "z", type: "zfs" }] })).toThrow(/pools\[0\]\.dataset: a zfs pool needs its dataset/);
+    expect(v({ pools: [{ name: "z", type: "dir" }] })).toThrow(/pools\[0\]\.path: a dir pool needs its directory/);
+    expect(v({ pools: [{ name: "c", type: "rbd", cephPool: "bad pool" }] })).toThrow(/pools\[0\]\.cephPool: not a Ceph pool name/);
     expect(v({ pools: [{ name: "p", type: "dir", path: "relative" }] })).toThrow(/pools\[0\]\.path: must be an absolute directory path/);
     expect(v({ pools: [{ name: "p", type: "dir", path: "/srv/../etc" }] })).toThrow(/pools\[0\]\.path/);
     expect(v({ pools: [{ name: "p", type: "dir", path: "/var" }] })).toThrow(/pools\[0\]\.path: is a system directory/);
