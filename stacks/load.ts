@@ -27,8 +27,24 @@ export interface LoadOptions {
   sshPrivateKey?: pulumi.Input<string>;
   /** The port sshd listens on now, per node name (from the stack's previous outputs): a node whose `port` differs moves sshd. @default {} */
   currentSshPorts?: Record<string, number>;
+  /** The nodes that had Ceph OSDs after the stack's last run (its outputs): one may leave the cluster only once drained. @default [] */
+  previousCephOsdNodes?: string[];
   /** Reads a file (tests replace it). @default fs.readFileSync(path, "utf8") */
   readFile?: (path: string) => string;
+}
+
+/**
+ * A node whose Ceph OSDs held data must not leave the cluster (or lose its `osds`) with
+ * that data: it may once it is listed in `storage.ceph.drainedNodes` (which the cluster's
+ * pools step checks with `ceph osd safe-to-destroy` before anything else).
+ */
+function cephDepartureProblems(nodes: DebVisorClusterNodeArgs[], previous: string[], inDefaults: boolean): string[] {
+  const ceph = nodes.filter((n) => n.storage?.ceph);
+  const now = new Set(ceph.filter((n) => (n.storage?.osds ?? []).length > 0).map((n) => n.name));
+  const drained = new Set(ceph[0]?.storage?.ceph?.drainedNodes ?? []);
+  const field = `${inDefaults ? "defaults" : "nodes[0]"}.storage.ceph.drainedNodes`;
+  return previous.filter((n) => !now.has(n) && !drained.has(n)).map((n) =>
+    `${field}: node ${n} had Ceph OSDs and is leaving the cluster (or its osds): drain them first (ceph osd out $(ceph osd ls-tree ${n}), then wait for HEALTH_OK), then list ${JSON.stringify(n)} here; its data is never destroyed by DebVisor`);
 }
 
 /** The base layer's fields, which sit directly on a node in the stack config. */
@@ -157,6 +173,7 @@ export function loadStackConfig(raw: unknown, options: LoadOptions = {}): DebVis
     return node;
   });
   if (problems.length === 0) problems.push(...layerClusterProblems(nodes.map((node, i) => ({ field: `nodes[${i}]`, args: node }))));
+  if (problems.length === 0) problems.push(...cephDepartureProblems(nodes, options.previousCephOsdNodes ?? [], cfg.defaults?.storage !== undefined));
   if (problems.length > 0) throw new StackConfigError([...new Set(problems)]); // a shared default fails once, not per node
   return trusted({ nodes });
 }

@@ -20,23 +20,28 @@ export function stackOutputs(cluster: DebVisorCluster) {
       address: node.address, port: node.port, profile: node.profile, facts: node.facts, ...(node.preseed !== undefined ? { preseed: node.preseed } : {}),
     }]),
   );
-  return { nodes, ...(ceph ? { ceph: { fsid: ceph.fsid, monitors: ceph.monitors, clientKeys: ceph.clientKeys } } : {}) };
+  return { nodes, ...(ceph ? { ceph: { fsid: ceph.fsid, monitors: ceph.monitors, clientKeys: ceph.clientKeys, osdNodes: ceph.osdNodes } } : {}) };
 }
 
 /**
- * The SSH port of each node as this stack's last successful run left it (its outputs), so
- * a changed `port` moves sshd from there. A run that failed leaves the outputs as they were.
+ * What this stack's last successful run left in its outputs (a run that failed leaves them
+ * as they were): each node's SSH port, so a changed `port` moves sshd from there; the nodes
+ * that had Ceph OSDs, so one cannot leave the cluster with its data.
  */
-export async function previousSshPorts(): Promise<Record<string, number>> {
+export async function previousOutputs(): Promise<{ sshPorts: Record<string, number>; cephOsdNodes: string[] }> {
   const self = new pulumi.StackReference(`${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`);
   const nodes = (await self.getOutputDetails("nodes")).value as Record<string, { port?: unknown }> | undefined;
-  return Object.fromEntries(Object.entries(nodes ?? {}).flatMap(([name, n]) => (typeof n?.port === "number" ? [[name, n.port]] : [])));
+  const ceph = (await self.getOutputDetails("ceph")).value as { osdNodes?: unknown } | undefined;
+  return {
+    sshPorts: Object.fromEntries(Object.entries(nodes ?? {}).flatMap(([name, n]) => (typeof n?.port === "number" ? [[name, n.port]] : []))),
+    cephOsdNodes: Array.isArray(ceph?.osdNodes) ? ceph.osdNodes.filter((n): n is string => typeof n === "string") : [],
+  };
 }
 
 /** Reads `debvisor:cluster` (and the optional secret `debvisor:sshPrivateKey`) from the stack. */
 export async function deployFromPulumiConfig(config = new pulumi.Config("debvisor")): Promise<DebVisorCluster> {
   return deployStack(config.requireObject<unknown>("cluster"), {
     sshPrivateKey: config.get("sshPrivateKey") !== undefined ? config.requireSecret("sshPrivateKey") : undefined,
-    currentSshPorts: await previousSshPorts(),
+    ...await previousOutputs().then((p) => ({ currentSshPorts: p.sshPorts, previousCephOsdNodes: p.cephOsdNodes })),
   });
 }

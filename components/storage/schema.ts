@@ -48,6 +48,12 @@ export const cephClusterSchema = z.strictObject({
   rbdPools: z.array(rbdPoolSchema, { error: "must be a list" }).max(32, "at most 32 pools").optional(),
   /** The CephFS file system (needs at least one MDS); false: none. @default "cephfs" */
   cephfs: z.union([z.literal(false), z.string().regex(CEPH_POOL_NAME, "must be 1-63 letters, digits, _ . -")], { error: "must be a file system name or false" }).optional(),
+  /**
+   * Nodes whose OSDs were drained (`ceph osd out`, then HEALTH_OK) and that may leave the
+   * cluster or drop their `osds`: the pools step checks `ceph osd safe-to-destroy` for their
+   * OSDs and fails if any still holds data. Nothing is purged. @default []
+   */
+  drainedNodes: z.array(z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, "not a node name"), { error: "must be a list" }).optional(),
   /** BlueStore's memory target per OSD, MiB (Ceph's minimum is 896). @default 896 */
   osdMemoryTargetMiB: int(896, 1024 * 1024).optional(),
   /**

@@ -202,6 +202,13 @@ describe.sequential("storage layer: Ceph on trixie lab hosts", () => {
     expect((await cephJson("osd tree")).nodes.some((n: { name: string; type: string }) => n.type === "host" && n.name === "n4")).toBe(true);
   });
 
+  it("a node whose OSDs hold data cannot leave the config", async () => {
+    write(cluster(three(disk(1, 2))));
+    const r = await pulumi.run("preview", "--non-interactive");
+    expect(r.code).not.toBe(0);
+    expect(r.stdout + r.stderr).toContain("defaults.storage.ceph.drainedNodes: node n4 had Ceph OSDs and is leaving the cluster");
+  });
+
   it("a libvirt VM on n1 runs with its disk on the cluster's RBD pool", async () => {
     const vmHost: Node = {
       name: "n1", osds: [disk(1, 2)], extra: {

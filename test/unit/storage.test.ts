@@ -133,6 +133,21 @@ describe("libvirt pools on the storage layer's RBD pools and ZFS datasets", asyn
   });
 });
 
+describe("a node with OSDs leaves the cluster only once drained", () => {
+  const withPrevious = (mutate: (c: any) => void) => () => loadStackConfig(cephConfig(mutate), { readFile: fakeFiles, previousCephOsdNodes: ["n1", "n2", "n3"] });
+  it("refuses a node removed from the config, naming it", () => {
+    expect(withPrevious((c) => c.nodes.push({ ...c.nodes[2], name: "n4", address: "10.213.0.15", storage: { osds: [disk(4)], cephRoles: ["osd"] } }))).not.toThrow();
+    expect(withPrevious((c) => { c.nodes.pop(); c.nodes[1].storage.cephRoles = ["osd"]; })).toThrow(/defaults\.storage\.ceph\.drainedNodes: node n3 had Ceph OSDs and is leaving the cluster \(or its osds\): drain them first/);
+  });
+  it("refuses a node that drops its OSDs", () => {
+    expect(withPrevious((c) => (c.nodes[1].storage = { cephRoles: ["mon", "mgr", "mds"] }))).toThrow(/node n2 had Ceph OSDs/);
+  });
+  it("lets a drained node go, and the pools step checks it is", () => {
+    expect(withPrevious((c) => { c.nodes.pop(); c.nodes[1].storage.cephRoles = ["mon", "mgr", "mds", "osd"]; c.nodes.push({ name: "n5", address: "10.213.0.16", hostKeyFile: "/lab/hostkeys/n5.pub", storage: { osds: [disk(5)] } }); c.defaults.storage.ceph.drainedNodes = ["n3"]; })).not.toThrow();
+    expect(cephPoolsStep({ publicNetwork: "10.0.0.0/24", drainedNodes: ["n3"] }, 3).params.DV_DRAINED).toBe("n3");
+  });
+});
+
 describe("ceph.conf, packages and pools", () => {
   const members = [1, 2, 3].map((i) => ({ id: `n${i}`, address: `10.0.0.${i}`, roles: ["mon", "mgr", "mds", "osd"] as const, osds: [disk(i)], wipe: [] }));
   it("lists the monitors, the networks, copies on different hosts, pool deletion off", () => {

@@ -30,6 +30,7 @@ export interface CephOutputs {
   /** CephFS name and the CSI subvolume group (undefined: no CephFS). */
   cephfs?: { name: string; subvolumeGroup: string };
   rbdPools: string[];
+  osdNodes: string[];
 }
 
 /**
@@ -45,6 +46,8 @@ export class CephCluster extends pulumi.ComponentResource implements CephOutputs
   readonly clientKeys: pulumi.Output<Record<string, string>>;
   readonly cephfs?: { name: string; subvolumeGroup: string };
   readonly rbdPools: string[];
+  /** The nodes with OSDs (a stack output: the next run refuses to drop one that was not drained). */
+  readonly osdNodes: string[];
 
   constructor(name: string, args: CephClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("debvisor:storage:CephCluster", name, {}, opts);
@@ -88,6 +91,7 @@ export class CephCluster extends pulumi.ComponentResource implements CephOutputs
     )));
     this.cephfs = settings.cephfs === false ? undefined : { name: settings.cephfs ?? "cephfs", subvolumeGroup: "csi" };
     this.rbdPools = (settings.rbdPools ?? [{ name: "rbd" }]).map((p) => p.name);
+    this.osdNodes = nodes.filter((n) => n.osds.length > 0).map((n) => n.id);
     this.registerOutputs({ fsid: this.fsid, monitors: this.monitors, clientKeys: this.clientKeys });
   }
 }

@@ -5,9 +5,18 @@
 # deletes a pool or a file system (one taken out of the config stays, with its data).
 # Params: DV_CEPHFS (name, or empty), DV_RBD_POOLS ("name:size:min_size ..."),
 # DV_DISABLE_RESTFUL (1: turn off the mgr's restful module, which cannot load on
-# Debian trixie's ceph-mgr), DV_HEALTH_WAIT (seconds).
+# Debian trixie's ceph-mgr), DV_HEALTH_WAIT (seconds), DV_DRAINED (nodes whose OSDs must
+# hold no data any more: storage.ceph.drainedNodes).
 ceph_q() { timeout 60 ceph --connect-timeout 30 "$@"; }
 ceph_q -s >/dev/null || dv_die "the cluster does not answer: $(ceph_q -s 2>&1 | tail -n3 | tr '\n' ' ')"
+
+# Nodes said to be drained: every OSD under them must be safe to destroy (no PG needs it).
+for node in $DV_DRAINED; do
+  for osd in $(ceph_q osd ls-tree "$node" 2>/dev/null || true); do
+    ceph_q osd safe-to-destroy "osd.$osd" >/dev/null 2>&1 ||
+      dv_die "storage.ceph.drainedNodes lists $node, but its osd.$osd still holds data (ceph osd safe-to-destroy osd.$osd): mark it out (ceph osd out osd.$osd) and wait for HEALTH_OK first"
+  done
+done
 
 if [ "$DV_DISABLE_RESTFUL" = 1 ] && ceph_q mgr module ls -f json | python3 -c 'import json,sys; sys.exit(0 if "restful" in json.load(sys.stdin).get("enabled_modules", []) else 1)'; then
   ceph_q mgr module disable restful

@@ -98,5 +98,6 @@ export function cephPoolsStep(c: CephClusterSettings, osdNodes: number, healthWa
     DV_RBD_POOLS: pools.map((p) => `${p.name}:${p.size ?? size}:${p.minSize ?? Math.min(p.size ?? size, minSize)}`).join(" "),
     DV_DISABLE_RESTFUL: c.patchMgrPyO3 === false ? "0" : "1",
     DV_HEALTH_WAIT: String(healthWaitSeconds),
+    DV_DRAINED: (c.drainedNodes ?? []).join(" "),
   });
 }
