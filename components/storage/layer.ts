@@ -40,7 +40,7 @@ export const storageLayer: LayerDescriptor<StorageSettings> = {
     if (ceph.length === 0) return undefined;
     const nodes: CephClusterNode[] = ceph.map((m) => {
       const s = m.args.storage!;
-      return { id: m.name, address: m.host.address, roles: cephRolesOf(s), osds: s.osds ?? [], wipe: s.wipe ?? [], host: m.host, after: m.ready };
+      return { id: m.name, address: m.host.address, roles: cephRolesOf(s), osds: s.osds ?? [], wipe: s.wipe ?? [], ...(s.osdMode ? { osdMode: s.osdMode } : {}), host: m.host, after: m.ready };
     });
     return { ceph: new CephCluster(`${cluster.name}-ceph`, { settings: ceph[0].args.storage!.ceph!, nodes }, { parent: cluster.parent }) };
   },

@@ -160,8 +160,15 @@ export const storageSchema = z.strictObject({
   ceph: cephClusterSchema.optional(),
   /** The Ceph daemons of this node. @default every role: mon, mgr, mds, osd */
   cephRoles: z.array(z.enum(CEPH_ROLES, { error: `must be one of ${CEPH_ROLES.join(", ")}` }), { error: "must be a list" }).optional(),
-  /** Disks that become Ceph OSDs (raw BlueStore), by stable id; they must be blank. @default [] */
+  /** Disks that become Ceph OSDs (BlueStore), by stable id; they must be blank. @default [] */
   osds: z.array(diskId, { error: "must be a list" }).max(64, "at most 64 disks").optional(),
+  /**
+   * How new OSDs are made: `raw` BlueStore straight on the disk (works everywhere, even in a
+   * container), or `lvm` (`ceph-volume lvm create`: the disk becomes an LVM volume, the
+   * layout Ceph's own tools make, with systemd activation; needs device-mapper). OSDs already
+   * made keep theirs. @default "raw"
+   */
+  osdMode: z.enum(["raw", "lvm"], { error: "must be raw or lvm" }).optional(),
   /**
    * Disks DebVisor may wipe before using them (their data is destroyed): each must be one
    * of the disks this node's storage uses, named exactly. Without it a disk that is not

@@ -11,7 +11,7 @@ const mocks = await installMocks({
 });
 const { loadStackConfig } = await import("../../stacks/index.js");
 const { DebVisorCluster } = await import("../../components/index.js");
-const { renderCephConf, cephPackages, cephPoolsStep, storageParts, zfsStep, fsStep, lvmStep } = await import("../../components/storage/index.js");
+const { renderCephConf, cephPackages, cephPoolsStep, cephNodeParams, storageParts, zfsStep, fsStep, lvmStep } = await import("../../components/storage/index.js");
 
 const disk = (n: number, d = 1) => `/dev/disk/by-id/ata-LAB-n${n}-d${d}`;
 /** Three storage nodes in one Ceph cluster, one OSD disk each. */
@@ -164,6 +164,11 @@ describe("ceph.conf, packages and pools", () => {
     expect(conf).toMatch(/osd_crush_chooseleaf_type = 0/);
     expect(conf).toMatch(/osd_pool_default_size = 1\n/);
     expect(conf).toMatch(/mon_warn_on_pool_no_redundancy = false/); // one copy was asked for: no warning that never clears
+  });
+  it("makes new OSDs raw unless the node asks for LVM", () => {
+    expect(cephNodeParams(members[0], "", "").DV_CEPH_OSD_MODE).toBe("raw");
+    expect(cephNodeParams({ ...members[0], osdMode: "lvm" }, "", "").DV_CEPH_OSD_MODE).toBe("lvm");
+    expect(() => load((c) => (c.nodes[0].storage.osdMode = "zfs"))).toThrow(/nodes\[0\]\.storage\.osdMode: must be raw or lvm/);
   });
   it("installs per role", () => {
     expect(cephPackages(["osd"])).toEqual(["ceph-common", "ceph-fuse", "ceph-osd", "ceph-volume"]);

@@ -5,11 +5,12 @@ import { parse, stringify } from "yaml";
 import { LAB_DIR, ROOT, lab, labJson, ok, run, vmAddress, vmsUp } from "./support.js";
 
 // The storage layer's local storage, which the container hosts' kernel cannot do, on a
-// VM with six virtio disks, through the real engine: a ZFS mirror with its datasets and
+// VM with seven virtio disks, through the real engine: a ZFS mirror with its datasets and
 // properties and a real scrub; an md RAID1 under LVM with an xfs and a btrfs volume; a
-// btrfs RAID1 over two disks; all mounted again after a reboot; a second `up` runs no
-// step. Beside it, a one-node Ceph cluster on container host n1 (same stack): the VM
-// maps an RBD image and mounts CephFS with its kernel's own clients.
+// btrfs RAID1 over two disks; an LVM-mode Ceph OSD (device-mapper, which the container
+// hosts lack) joining the Ceph cluster of container host n1 (same stack); all back after
+// a reboot; a second `up` runs no step. The VM also maps an RBD image and mounts CephFS
+// with its kernel's own clients.
 const STACK = "vm-storage";
 const ENV = { PULUMI_CONFIG_PASSPHRASE: "debvisor-vm-storage", DEBVISOR_SKIP_BUILD: "1" };
 const configFile = join(ROOT, `Pulumi.${STACK}.yaml`);
@@ -22,6 +23,7 @@ const pulumi = {
   up: () => pulumi.run("up", "--yes", "--skip-preview", "--non-interactive"),
 };
 
+const CEPH = { publicNetwork: "10.213.0.0/24", poolSize: 1, monDataAvailWarnPercent: 5 };
 function cluster(): any {
   return {
     defaults: {
@@ -31,12 +33,13 @@ function cluster(): any {
     nodes: [
       {
         name: "n1", address: "10.213.0.11", hostKeyFile: `${LAB_DIR}/hostkeys/n1.pub`,
-        storage: { ceph: { publicNetwork: "10.213.0.0/24", poolSize: 1, monDataAvailWarnPercent: 5 }, osds: ["/dev/disk/by-id/ata-LABDISK_LAB-n1-d1"] },
+        storage: { ceph: CEPH, osds: ["/dev/disk/by-id/ata-LABDISK_LAB-n1-d1"] },
       },
       {
         name: VM, address: vmAddress(1), hostKeyFile: `${LAB_DIR}/hostkeys/${VM}.pub`, contrib: true,
-        disks: [1, 2, 3, 4, 5, 6].map(vd),
+        disks: [1, 2, 3, 4, 5, 6, 7].map(vd),
         storage: {
+          ceph: CEPH, cephRoles: ["osd"], osds: [vd(7)], osdMode: "lvm",
           zfsPools: [{ name: "tank", vdevs: [{ type: "mirror", disks: [vd(1), vd(2)] }] }],
           mdArrays: [{ name: "data", level: 1, disks: [vd(3), vd(4)] }],
           volumeGroups: [{
@@ -69,6 +72,14 @@ async function expectLocalStorage() {
   expect(await sh("findmnt -n -o FSTYPE /srv/btrfs")).toBe("btrfs");
   expect(await sh("findmnt -n -o FSTYPE /srv/mirror")).toBe("btrfs");
   expect(await sh("btrfs filesystem df /srv/mirror | grep -o '^Data, RAID1'")).toBe("Data, RAID1");
+  // The LVM-mode OSD: a logical volume on its disk, up in the cluster.
+  expect(await sh(`pvs --noheadings -o vg_name ${vd(7)} | grep -c ceph-`)).toBe("1");
+  const osd = await sh("ceph-volume lvm list --format json | python3 -c 'import json,sys; print(list(json.load(sys.stdin))[0])'");
+  await waitFor(async () => (await lab.out("n1", `ceph osd dump -f json | python3 -c 'import json,sys; print([o["up"] for o in json.load(sys.stdin)["osds"] if o["osd"]==${osd}][0])'`)) === "1", 300, `osd.${osd} (v1, lvm) up`);
+}
+async function waitFor(check: () => Promise<boolean>, seconds: number, what: string) {
+  for (const t0 = Date.now(); Date.now() - t0 < seconds * 1000; await new Promise((r) => setTimeout(r, 5000))) if (await check()) return;
+  throw new Error(`${what}: not within ${seconds} s`);
 }
 
 describe.sequential("storage layer on a VM: ZFS, md + LVM + xfs/btrfs, btrfs RAID1, kernel Ceph clients", () => {
@@ -86,7 +97,7 @@ describe.sequential("storage layer on a VM: ZFS, md + LVM + xfs/btrfs, btrfs RAI
     }
     await ok(run("bash", ["-c", `d=$(losetup -j ${LAB_DIR}/disks/n1-d1.img -O NAME -n); blockdev --setrw $d; wipefs -qaf $d; dd if=/dev/zero of=$d bs=1M count=32 oflag=direct status=none`]), "blank n1-d1");
     if ((labJson()?.hosts.filter((h) => h.kind === "vm").length ?? 0) > 0) await ok(lab.cmd("up", "--vms", "0"), "lab up --vms 0");
-    restore = (await vmsUp(["--vms", "1", "--vm-memory", "2048", "--vm-disks", "6:6G"])).restore;
+    restore = (await vmsUp(["--vms", "1", "--vm-memory", "3072", "--vm-disks", "7:6G"])).restore;
     await pulumi.run("stack", "rm", "--yes", "--force");
     await ok(pulumi.run("stack", "init"), `pulumi stack init ${STACK}`);
     write(cluster());

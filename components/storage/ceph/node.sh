@@ -3,7 +3,7 @@
 # One node's part of the Ceph cluster: ceph.conf and keyrings, then its monitor, manager,
 # OSDs and metadata server, each made once and started. Idempotent: what exists is left
 # as it is. Params: DV_CEPH_ID (daemon id: the node's name), DV_CEPH_ROLES (mon mgr mds
-# osd), DV_CEPH_CONF (ceph.conf's [global] settings but the fsid), DV_CEPH_MONS (initial monitors,
+# osd), DV_CEPH_OSD_MODE (raw|lvm, for new OSDs), DV_CEPH_CONF (ceph.conf's [global] settings but the fsid), DV_CEPH_MONS (initial monitors,
 # "id=address ..."), DV_CEPH_OSDS (disk ids), DV_CEPH_WIPE (disk ids this node may wipe);
 # secret: DV_CEPH_FSID, DV_CEPH_KEY_MON, DV_CEPH_KEY_ADMIN, DV_CEPH_KEY_BOOTSTRAP_OSD.
 umask 022
@@ -14,13 +14,24 @@ has_role() { [[ " ${roles[*]} " == *" $1 "* ]]; }
 wipe_ok() { [[ " $DV_CEPH_WIPE " == *" $1 "* ]] && echo 1 || echo 0; }
 
 # Disks first: a disk that is not blank stops the step before anything is written.
-declare -A osd_of=() # device -> osd id, this cluster's OSDs on this host
+declare -A osd_of=() osd_kind=() # device -> osd id / raw|lvm, this cluster's OSDs on this host
 if command -v ceph-volume >/dev/null; then
-  while read -r dev osd; do if [ -n "$dev" ]; then osd_of[$dev]=$osd; fi; done < <(
-    ceph-volume raw list --format json 2>/dev/null | python3 -c '
+  while read -r kind dev osd; do if [ -n "$dev" ]; then osd_of[$dev]=$osd; osd_kind[$dev]=$kind; fi; done < <(
+    { ceph-volume raw list --format json 2>/dev/null | python3 -c '
 import json, sys
 for v in json.load(sys.stdin).values():
-    if v.get("ceph_fsid") == sys.argv[1]: print(v["device"], v["osd_id"])' "$DV_CEPH_FSID" || true)
+    if v.get("ceph_fsid") == sys.argv[1]: print("raw", v["device"], v["osd_id"])' "$DV_CEPH_FSID" || true
+      if [ -e /dev/mapper/control ]; then
+        ceph-volume lvm list --format json 2>/dev/null | python3 -c '
+import json, sys
+for osd, lvs in json.load(sys.stdin).items():
+    for lv in lvs:
+        if lv.get("type") == "block" and lv.get("tags", {}).get("ceph.cluster_fsid") == sys.argv[1]:
+            for d in lv.get("devices", []): print("lvm", d, osd)' "$DV_CEPH_FSID" || true
+      fi; })
+fi
+if [ "$DV_CEPH_OSD_MODE" = lvm ] && [ ${#osds[@]} -gt 0 ] && [ ! -e /dev/mapper/control ]; then
+  dv_die "storage.osdMode lvm needs device-mapper, which this host lacks (a container?): use osdMode raw here"
 fi
 for disk in "${osds[@]}"; do
   dev=$(readlink -f "$disk")
@@ -113,18 +124,27 @@ if has_role osd; then
   for disk in "${osds[@]}"; do
     dev=$(readlink -f "$disk")
     osd=${osd_of[$dev]:-}
+    kind=${osd_kind[$dev]:-$DV_CEPH_OSD_MODE}
     if [ -z "$osd" ]; then
-      dv_log "preparing a BlueStore OSD on $disk ($dev)"
+      dv_log "preparing a BlueStore OSD ($kind) on $disk ($dev)"
       # ceph-volume echoes the commands it runs, the new OSD's key among them: its output
-      # goes to a root-only log, not to the step's.
-      if ! ceph-volume raw prepare --bluestore --data "$dev" >>"$volume_log" 2>&1; then
-        dv_die "$disk: ceph-volume raw prepare failed: $(tail -n 5 "$volume_log" | tr '\n' ' ') (all of it in $volume_log)"
+      # goes to a root-only log, not to the step's. `lvm create` also activates the OSD and
+      # enables its boot unit (ceph-volume@lvm-...).
+      if [ "$kind" = lvm ]; then
+        ceph-volume lvm create --bluestore --data "$dev" >>"$volume_log" 2>&1 || dv_die "$disk: ceph-volume lvm create failed: $(tail -n 5 "$volume_log" | tr '\n' ' ') (all of it in $volume_log)"
+        osd=$(ceph-volume lvm list "$dev" --format json | python3 -c 'import json,sys; print(list(json.load(sys.stdin))[0])')
+      else
+        ceph-volume raw prepare --bluestore --data "$dev" >>"$volume_log" 2>&1 || dv_die "$disk: ceph-volume raw prepare failed: $(tail -n 5 "$volume_log" | tr '\n' ' ') (all of it in $volume_log)"
+        osd=$(ceph-volume raw list "$dev" --format json | python3 -c 'import json,sys; print([v["osd_id"] for v in json.load(sys.stdin).values()][0])')
       fi
-      osd=$(ceph-volume raw list "$dev" --format json | python3 -c 'import json,sys; print([v["osd_id"] for v in json.load(sys.stdin).values()][0])')
       dv_changed "made osd.$osd on $disk"
     fi
     if [ ! -e "/var/lib/ceph/osd/ceph-$osd/whoami" ]; then
-      ceph-volume raw activate --device "$dev" --no-systemd >>"$volume_log" 2>&1 || dv_die "$disk: ceph-volume raw activate failed: $(tail -n 5 "$volume_log" | tr '\n' ' ')"
+      if [ "$kind" = lvm ]; then
+        ceph-volume lvm activate --all --no-systemd >>"$volume_log" 2>&1 || dv_die "$disk: ceph-volume lvm activate failed: $(tail -n 5 "$volume_log" | tr '\n' ' ')"
+      else
+        ceph-volume raw activate --device "$dev" --no-systemd >>"$volume_log" 2>&1 || dv_die "$disk: ceph-volume raw activate failed: $(tail -n 5 "$volume_log" | tr '\n' ' ')"
+      fi
     fi
     dv_enable_now "ceph-osd@$osd" || true
     dv_fact "ceph.osd.$osd" "$disk"

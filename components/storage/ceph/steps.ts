@@ -36,6 +36,8 @@ export interface CephMember {
   osds: readonly string[];
   /** Disks it may wipe. */
   wipe: readonly string[];
+  /** How its new OSDs are made. @default "raw" */
+  osdMode?: "raw" | "lvm";
 }
 
 /** Copies per pool by default: 3, or fewer when fewer nodes have OSDs. */
@@ -77,6 +79,7 @@ export function cephNodeParams(member: CephMember, conf: string, initialMons: st
   return {
     DV_CEPH_ID: member.id,
     DV_CEPH_ROLES: member.roles.join(" "),
+    DV_CEPH_OSD_MODE: member.osdMode ?? "raw",
     DV_CEPH_CONF: conf,
     DV_CEPH_MONS: initialMons,
     DV_CEPH_OSDS: member.osds.join(" "),
