@@ -102,6 +102,8 @@ export interface Contributions {
   firewallRules: RoleRule[];
   /** Timers the management layer installs, as `[role, spec]` (step `<node>-management-<role>`). */
   timers: [string, TimerSpec][];
+  /** Packages the base layer installs with its own (tools a layer needs, no step of its own). */
+  packages: string[];
 }
 
 /** One node as its layers see it while being built. */

@@ -58,11 +58,12 @@ export function layersOfProfile(profile: string, catalog: LayerCatalog = DEFAULT
 
 /** What the given layers contribute to each other on a node with these settings, in layer order. */
 export function contributionsOf(layers: readonly LayerDescriptor[], args: Partial<DebVisorNodeArgs> = {}): Contributions {
-  const out: Contributions = { firewallRules: [], timers: [] };
+  const out: Contributions = { firewallRules: [], timers: [], packages: [] };
   for (const layer of layers) {
     const c = layer.contribute?.(args as DebVisorNodeArgs);
     out.firewallRules.push(...(c?.firewallRules ?? []));
     out.timers.push(...(c?.timers ?? []));
+    out.packages.push(...(c?.packages ?? []));
   }
   return out;
 }

@@ -10,7 +10,10 @@ export const baseLayer: LayerDescriptor = {
   // In the stack config these fields sit directly on a node (release, mirror, packages, ...).
   settings: { key: "base", schema: baseSchema },
   build(node, after) {
-    const component = new DebianBase(`${node.name}-base`, trusted({ ...node.args.base, host: node.host }), { parent: node.parent, dependsOn: after ? [after] : [] });
+    // Other layers' tools come with the base packages (one step fewer per node).
+    const extra = node.contributions.packages;
+    const base = extra.length > 0 ? { ...node.args.base, packages: [...(node.args.base?.packages ?? []), ...extra] } : node.args.base;
+    const component = new DebianBase(`${node.name}-base`, trusted({ ...base, host: node.host }), { parent: node.parent, dependsOn: after ? [after] : [] });
     return { component, ready: component.ready };
   },
 };

@@ -3,11 +3,12 @@ import type { ClusterContext, LayerDescriptor } from "../layer.js";
 import { cephHealthTimer, zfsScrubTimer } from "./timers.js";
 import type { TimerSpec } from "../management/units.js";
 import { cephRolesOf, storageClusterRules, storageRules, storageSchema, type StorageSettings } from "./schema.js";
-import { StorageHost } from "./storage.js";
+import { StorageHost, storageParts } from "./storage.js";
+import { STORAGE_TOOLS } from "./local.js";
 import { CephCluster, type CephClusterNode } from "./ceph/cluster.js";
 
 /**
- * The storage layer: xfs/btrfs/LVM tools, md arrays, LVM volumes and mounted
+ * The storage layer: xfs/btrfs/LVM tools (with the base packages), md arrays, LVM volumes and mounted
  * filesystems, ZFS pools and datasets (each node's `<node>-storage-apply`), and Ceph
  * (MON, MGR, MDS, OSD; CephFS, RBD) across the nodes whose `storage.ceph` is set (the
  * cluster's `<cluster>-ceph-*`). Contributes Ceph's ports, its packages held, and the
@@ -29,9 +30,12 @@ export const storageLayer: LayerDescriptor<StorageSettings> = {
         ? [["zfs-scrub", zfsScrubTimer(args.management?.zfsScrubSchedule, args.management?.zfsScrubPools ?? args.storage!.zfsPools!.map((p) => p.name))] as [string, TimerSpec]]
         : []),
     ],
+    // xfs, btrfs and LVM tools on every storage node, with the base packages.
+    packages: STORAGE_TOOLS,
   }),
   build(node, after) {
     const s = node.args.storage ?? {};
+    if (storageParts(s).length === 0) return undefined; // no Ceph, ZFS, md, LVM or filesystem here
     const component = new StorageHost(`${node.name}-storage`, trusted({ ...s, host: node.host }), { parent: node.parent, dependsOn: after ? [after] : [] });
     return { component, ready: component.ready };
   },

@@ -1,7 +1,7 @@
 import { stepSpec } from "../host/remote-step.js";
 import type { StorageSettings } from "./schema.js";
 
-/** Tools on every storage node: xfs, btrfs and LVM2 (mdadm and ZFS come with what needs them). */
+/** Tools on every storage node, with its base packages: xfs, btrfs and LVM2 (mdadm and ZFS come with what needs them). */
 export const STORAGE_TOOLS = ["xfsprogs", "btrfs-progs", "lvm2"];
 /** Pool-wide ZFS properties unless the pool sets its own. */
 export const DEFAULT_ZFS_PROPERTIES: Readonly<Record<string, string>> = { compression: "lz4", atime: "off", xattr: "sa", acltype: "posixacl" };
@@ -14,8 +14,6 @@ const kv = (props: Record<string, string>) => Object.keys(props).sort().map((k) 
 /** `md:<name>` -> /dev/md/<name>; disks stay as they are. */
 const device = (d: string) => (d.startsWith("md:") ? `/dev/md/${d.slice(3)}` : d);
 const wipe = (s: StorageSettings) => (s.wipe ?? []).join(" ");
-
-export const storageToolsStep = () => stepSpec("storage/tools.sh", { DV_PACKAGES: STORAGE_TOOLS.join(" ") });
 
 /** `storage/zfs.sh`: pools (`zpool create` vdev spec) and datasets with their properties. */
 export function zfsStep(s: StorageSettings) {

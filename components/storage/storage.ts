@@ -4,7 +4,7 @@ import { checkSettings } from "../config/problems.js";
 import { alreadyValidated, settingsOf } from "../config/trusted.js";
 import { cephRolesOf, storageRules, storageSchema, type StorageSettings } from "./schema.js";
 import { cephMgrPyO3Step, cephOsdBootStep, cephPackagesStep } from "./ceph/steps.js";
-import { fsStep, hasFilesystems, lvmStep, mdStep, storageToolsStep, zfsStep } from "./local.js";
+import { fsStep, hasFilesystems, lvmStep, mdStep, zfsStep } from "./local.js";
 
 export interface StorageHostArgs extends StorageSettings {
   host: ResolvedHost;
@@ -12,13 +12,12 @@ export interface StorageHostArgs extends StorageSettings {
 
 /**
  * The parts of a node's storage step (`<node>-storage-apply`) for these settings, in
- * order: tools, md arrays, volume groups, filesystems, ZFS, then Ceph's packages and
+ * order: md arrays, volume groups, filesystems, ZFS, then Ceph's packages and
  * host fixes (the Ceph cluster itself is `CephCluster`'s).
  */
 export function storageParts(s: StorageSettings): StepPart[] {
   const roles = cephRolesOf(s);
   return [
-    { name: "tools", ...storageToolsStep() },
     ...((s.mdArrays ?? []).length > 0 ? [{ name: "md", ...mdStep(s) }] : []),
     ...((s.volumeGroups ?? []).length > 0 ? [{ name: "lvm", ...lvmStep(s) }] : []),
     ...(hasFilesystems(s) ? [{ name: "filesystems", ...fsStep(s) }] : []),
@@ -30,21 +29,23 @@ export function storageParts(s: StorageSettings): StepPart[] {
 }
 
 /**
- * A node's own storage setup (one step, `<name>-apply`, a part per concern): tools, md
- * arrays, LVM, filesystems and their mounts, ZFS pools and datasets, Ceph's packages for
+ * A node's own storage setup (one step, `<name>-apply`, a part per concern): md arrays, LVM, filesystems and their mounts, ZFS pools and datasets, Ceph's packages for
  * its roles and the host fixes they need. The Ceph cluster itself (identity,
  * daemons, pools) is built across nodes: `CephCluster`.
  */
 export class StorageHost extends pulumi.ComponentResource {
-  /** The step later steps wait for. */
-  readonly ready: pulumi.Resource;
+  /** The step later steps wait for (undefined: nothing to do on this node). */
+  readonly ready?: pulumi.Resource;
 
   constructor(name: string, args: StorageHostArgs, opts?: pulumi.ComponentResourceOptions) {
     if (!alreadyValidated(args)) {
       checkSettings(storageSchema, settingsOf(args), "storage", (s) => storageRules(s, { args: { host: args.host }, layers: ["storage"] }));
     }
     super("debvisor:storage:StorageHost", name, {}, opts);
-    this.ready = new RemoteStep(`${name}-apply`, { host: args.host, parts: storageParts(args), partsRecord: "storage", timeoutSeconds: 3600 }, { parent: this, dependsOn: opts?.dependsOn }).command;
+    const parts = storageParts(args);
+    if (parts.length > 0) {
+      this.ready = new RemoteStep(`${name}-apply`, { host: args.host, parts, partsRecord: "storage", timeoutSeconds: 3600 }, { parent: this, dependsOn: opts?.dependsOn }).command;
+    }
     this.registerOutputs({});
   }
 }

@@ -31,7 +31,7 @@ describe("components under mocks", () => {
     expect(byType("debvisor:index:DebVisorNode")).toEqual(["lab-n1", "lab-n2"]);
     expect(byType("debvisor:base:DebianBase")).toEqual(["lab-n1-base", "lab-n2-base"]);
     const layers = (n: string) => [
-      `lab-${n}-containers-apply`, `lab-${n}-management-apply`, `lab-${n}-network-apply`, `lab-${n}-network-confirm`, `lab-${n}-security-apply`, `lab-${n}-storage-apply`, `lab-${n}-virtualization-apply`,
+      `lab-${n}-containers-apply`, `lab-${n}-management-apply`, `lab-${n}-network-apply`, `lab-${n}-network-confirm`, `lab-${n}-security-apply`, `lab-${n}-virtualization-apply`,
     ];
     expect(byType("command:remote:Command")).toEqual([
       "lab-n1-base-apply", ...layers("n1"),
@@ -68,7 +68,7 @@ describe("components under mocks", () => {
     expect(n1.inputs.connection.hostKey).toBe(HOST_KEY);
     expect(n2.inputs.connection.hostKey).toBe(HOST_KEY_2);
     expect(n1.inputs.connection.host).toBe("10.213.0.11");
-    expect(n1.inputs.stdin).toMatch(/^export DV_PACKAGES='locales tzdata .* htop'$/m);
+    expect(n1.inputs.stdin).toMatch(/^export DV_PACKAGES='locales tzdata .* htop xfsprogs btrfs-progs lvm2'$/m); // the storage layer's tools with the base packages
     expect(n1.inputs.create).not.toContain("htop");
     expect(n1.inputs.create.startsWith("sudo -n ")).toBe(true);
     expect(n1.inputs.addPreviousOutputInEnv).toBe(false);
@@ -80,8 +80,7 @@ describe("components under mocks", () => {
     const deps = (n: string) => regs.find((r) => r.name === n)!.dependsOn;
     expect(deps("lab-n1-security-apply")).toEqual(["lab-n1-base-apply"]);
     expect(deps("lab-n1-network-apply")).toEqual(["lab-n1-security-apply"]);
-    expect(deps("lab-n1-storage-apply")).toEqual(["lab-n1-network-confirm"]);
-    expect(deps("lab-n1-containers-apply")).toEqual(["lab-n1-storage-apply"]);
+    expect(deps("lab-n1-containers-apply")).toEqual(["lab-n1-network-confirm"]);
     expect(deps("lab-n1-virtualization-apply")).toEqual(["lab-n1-containers-apply"]);
     expect(deps("lab-n1-management-apply")).toEqual(["lab-n1-virtualization-apply"]);
   });

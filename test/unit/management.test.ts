@@ -52,11 +52,10 @@ describe("layers a node gets from its profile, under mocks", () => {
   const network = ["network-apply", "network-confirm"];
   const virtualization = ["virtualization-apply"];
   const containers = ["containers-apply"];
-  const storageStep = ["storage-apply"]; // the storage layer's tools, on every node that has the layer
 
   it("no node gets a health or scrub timer before its Ceph or ZFS exists; every node's timers step removes stale ones", () => {
-    expect(names("hc")).toEqual([...base, ...containers, ...timers, ...network, ...security, ...storageStep, ...virtualization]);
-    expect(names("st")).toEqual([...base, ...timers, ...network, ...security, ...storageStep]);
+    expect(names("hc")).toEqual([...base, ...containers, ...timers, ...network, ...security, ...virtualization]);
+    expect(names("st")).toEqual([...base, ...timers, ...network, ...security]);
     expect(names("cp")).toEqual([...base, ...containers, ...timers, ...network, ...security, ...virtualization]);
     expect(names("mi")).toEqual([...base, ...timers, ...security]);
     expect(partText(regs.find((r) => r.name === "mi-management-apply")!.inputs.stdin, "firstboot")).toContain("# --- part firstboot: management/firstboot.sh");

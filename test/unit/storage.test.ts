@@ -94,8 +94,8 @@ describe("local storage settings: refused naming the field", () => {
     expect(fsStep(good as any).params.DV_FILESYSTEMS.split("\n")).toEqual([
       "/dev/vg0/srv\txfs\t/srv/data\tdefaults\t", `${d(5)} ${d(6)}\tbtrfs\t/srv/btrfs\tdefaults\traid1`,
     ]);
-    expect(storageParts(good as any).map((p) => p.name)).toEqual(["tools", "md", "lvm", "filesystems", "zfs"]);
-    expect(storageParts({}).map((p) => p.name)).toEqual(["tools"]);
+    expect(storageParts(good as any).map((p) => p.name)).toEqual(["md", "lvm", "filesystems", "zfs"]);
+    expect(storageParts({})).toEqual([]); // no step: the tools come with the base packages
   });
 });
 

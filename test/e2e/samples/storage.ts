@@ -1,7 +1,7 @@
 import type { DebianRelease } from "../../../components/base/index.js";
 import {
   CEPH_NODE_SECRETS, cephBootstrapStep, cephMgrPyO3Step, cephNodeParams, cephOsdBootStep, cephPackagesStep, cephPoolsStep,
-  fsStep, lvmStep, mdStep, renderCephConf, renderMons, storageToolsStep, zfsStep, type StorageSettings,
+  fsStep, lvmStep, mdStep, renderCephConf, renderMons, zfsStep, type StorageSettings,
 } from "../../../components/storage/index.js";
 
 // Samples of components/storage/*.sh, as the storage layer renders them. These scripts
@@ -22,11 +22,10 @@ const secrets = Object.fromEntries(CEPH_NODE_SECRETS.map((k) => [k, k === "DV_CE
 
 /** Scripts proven in other tiers (see above), with no place in the script tier's run order. */
 export const elsewhere: string[] = [
-  "storage/tools.sh", "storage/zfs.sh", "storage/md.sh", "storage/lvm.sh", "storage/fs.sh",
+  "storage/zfs.sh", "storage/md.sh", "storage/lvm.sh", "storage/fs.sh",
   "storage/ceph/packages.sh", "storage/ceph/mgr-pyo3.sh", "storage/ceph/osd-boot.sh", "storage/ceph/bootstrap.sh", "storage/ceph/node.sh", "storage/ceph/pools.sh",
 ];
 export const sample = (_release: DebianRelease): Record<string, Record<string, string>> => ({
-  "storage/tools.sh": storageToolsStep().params,
   "storage/zfs.sh": zfsStep(local).params,
   "storage/md.sh": mdStep(local).params,
   "storage/lvm.sh": lvmStep(local).params,
