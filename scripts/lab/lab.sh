@@ -40,7 +40,8 @@ usage: npm run lab -- <command> [options]    (or: bash scripts/lab/lab.sh ...; a
         no disks; disk SIZE defaults to 10G), and VMs v1..vN at $LAB_NET.101..
         (QEMU, software emulation; defaults: no VMs, 1024 MiB, 1 CPU, 1 NIC, the
         --disks of the hosts). --hosts 0 --vms N: VMs only. With the fleet already
-        up it only checks that every host answers SSH; VM options that differ from
+        up it only checks that every host answers SSH; more --hosts than run (same
+        release and disks) adds the missing ones; VM options that differ from
         the running VMs replace the VM tier (the container hosts stay as they are).
   down [--keep] [--wipe-disks]
         stop and remove everything the lab made on the machine. --keep keeps the
@@ -135,6 +136,12 @@ cmd_up() {
     [[ -z $(for ((i = 1; i <= FLEET_HOSTS; i++)); do host_pids "$i"; done) ]]; then
     log "the lab's state says up but nothing of it runs (machine restarted?): starting it anew"
   elif [[ -f $LAB_JSON && -f $FLEET_ENV ]]; then
+    # More hosts than run, all else alike: the missing ones join the running fleet.
+    if [[ -n $want_hosts ]] && ((want_hosts > FLEET_HOSTS && FLEET_HOSTS > 0)) &&
+      [[ -z $want_release || $want_release == "$FLEET_RELEASE" ]] &&
+      [[ -z $want_disks || ($want_disks == "$FLEET_DISKS" && ($want_disks == 0 || $want_size == "$FLEET_DISK_SIZE")) ]]; then
+      hosts_grow "$want_hosts"
+    fi
     if [[ -n $want_release && $want_release != "$FLEET_RELEASE" ]] ||
       [[ -n $want_hosts && $want_hosts != "$FLEET_HOSTS" ]] ||
       [[ -n $want_disks && $want_disks != "$FLEET_DISKS" ]] ||
@@ -508,6 +515,29 @@ cmd_reset() {
   verify_hosts "${idx[@]}" || die "host checks failed"
   write_lab_json
   log "reset ${idx[*]/#/n} in $((SECONDS - LAB_T0))s"
+}
+
+# Hosts n<FLEET_HOSTS+1>..n$1 join the running fleet (same release and disks); the
+# others keep running.
+hosts_grow() {
+  local want=$1 i late=() new=()
+  for ((i = FLEET_HOSTS + 1; i <= want; i++)); do new+=("$i"); done
+  log "adding ${new[*]/#/n} to the running fleet ($FLEET_RELEASE)"
+  ensure_base "$FLEET_RELEASE"
+  CREATED_DISKS=()
+  FLEET_HOSTS=$want
+  save_fleet
+  for i in "${new[@]}"; do
+    disks_attach "$i"
+    host_prepare "$i"
+    host_net_up "$i"
+  done
+  write_ssh_files
+  for i in "${new[@]}"; do host_start "$i"; done
+  mapfile -t late < <(wait_ssh "$LAB_BOOT_TIMEOUT" "${new[@]}")
+  ((${#late[@]} == 0)) || die "host(s) ${late[*]/#/n} never answered SSH"
+  verify_hosts "${new[@]}" || die "host checks failed"
+  write_lab_json
 }
 
 cmd_reset_hostkey() {
