@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { spawnSync } from "node:child_process";
 import { parse as parseToml } from "smol-toml";
 import { installMocks, parentName, partText, type Registration } from "../support/mocks.js";
 import { CANARY_KEY, HOST_KEY, fakeFiles, validStackConfig } from "../support/fixtures.js";
@@ -191,5 +192,20 @@ describe("the layer under mocks", () => {
     new ctr.ContainersHost("y", { host: h, release: "bookworm" });
     const r = await mocks.settle();
     expect(r.map((x) => x.name).sort()).toEqual(["y", "y-apply"]);
+  });
+});
+
+// CI runs shellcheck on every script as rendered (the script tier); the layer's step is
+// one payload of five parts, whose parameters must not collide across parts either.
+const hasShellcheck = spawnSync("shellcheck", ["--version"]).status === 0;
+describe.skipIf(!hasShellcheck)("the layer's multi-part payload", () => {
+  it.each(["bookworm", "trixie"] as const)("passes shellcheck as the host runs it (%s, every part)", async (release) => {
+    const { renderPartsPayload } = await import("../../components/host/index.js");
+    const payload = renderPartsPayload("containers", ctr.containersParts({
+      release, swapOff: true, registryMirrors: { "docker.io": ["https://m.example.org"], _default: ["https://m.example.org"] }, insecureRegistries: ["reg.local:5000"],
+    }));
+    const r = spawnSync("shellcheck", ["-s", "bash", "-"], { input: payload, encoding: "utf8" });
+    expect(r.stdout + r.stderr).toBe("");
+    expect(r.status).toBe(0);
   });
 });
