@@ -31,7 +31,9 @@ export function stackOutputs(cluster: DebVisorCluster) {
 export async function previousOutputs(): Promise<{ sshPorts: Record<string, number>; cephOsdNodes: string[] }> {
   const self = new pulumi.StackReference(`${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`);
   const nodes = (await self.getOutputDetails("nodes")).value as Record<string, { port?: unknown }> | undefined;
-  const ceph = (await self.getOutputDetails("ceph")).value as { osdNodes?: unknown } | undefined;
+  // `ceph` holds the (secret) client keys, so the engine hands the whole object back as a secret.
+  const cephDetails = await self.getOutputDetails("ceph");
+  const ceph = (cephDetails.value ?? cephDetails.secretValue) as { osdNodes?: unknown } | undefined;
   return {
     sshPorts: Object.fromEntries(Object.entries(nodes ?? {}).flatMap(([name, n]) => (typeof n?.port === "number" ? [[name, n.port]] : []))),
     cephOsdNodes: Array.isArray(ceph?.osdNodes) ? ceph.osdNodes.filter((n): n is string => typeof n === "string") : [],

@@ -201,6 +201,8 @@ describe.sequential("storage layer: Ceph on trixie lab hosts", () => {
     const before = await Promise.all(HOSTS.map((h) => lab.stepsRun(h)));
     await ok(pulumi.up(), "up with n4");
     expect(await Promise.all(HOSTS.map((h) => lab.stepsRun(h)))).toEqual(before); // no step ran on n1-n3
+    // The new OSD boots after the step: wait for it to be up, then for HEALTH_OK.
+    for (const t0 = Date.now(); Date.now() - t0 < 180_000 && (await cephJson("status")).osdmap.num_up_osds < 4; await new Promise((r) => setTimeout(r, 5000)));
     expect(await waitHealth("HEALTH_OK", 300)).toMatch(/^HEALTH_OK/);
     const s = await cephJson("status");
     expect([s.osdmap.num_up_osds, s.osdmap.num_in_osds]).toEqual([4, 4]);
