@@ -123,6 +123,11 @@ describe.sequential("stacks converged by the previous release", () => {
     expect(changed.sort()).toEqual([
       "debvisor-n1-management-apply: @changed removed timer debvisor-ceph-health (nothing on this node needs it)",
       "debvisor-n1-management-apply: @changed removed timer debvisor-zfs-scrub (nothing on this node needs it)",
+      // The containers layer holds its packages (docker.io, runc, compose, ...) on every node.
+      "debvisor-n1-security-apply: @changed wrote /etc/apt/apt.conf.d/52debvisor-unattended-upgrades",
+      "debvisor-n1-security-apply: @changed wrote /etc/debvisor/held-packages",
+      "debvisor-n2-security-apply: @changed wrote /etc/apt/apt.conf.d/52debvisor-unattended-upgrades",
+      "debvisor-n2-security-apply: @changed wrote /etc/debvisor/held-packages",
     ]);
     expect(await lab.out("n1", "systemctl list-unit-files 'debvisor-*.timer' --no-legend | wc -l")).toBe("0");
     const again = await pulumiIn(ROOT, "preview", "--expect-no-changes", "--non-interactive");
