@@ -1,3 +1,4 @@
+# @include host/include/apt.sh
 # containerd from Debian, pinned and checked, configured for Kubernetes and Docker alike:
 # the systemd cgroup driver, the sandbox image, registries (mirrors, insecure ones) as
 # hosts.toml files under certs.d. Params: DV_PACKAGES (space-separated), DV_VERSIONS
@@ -8,26 +9,11 @@ read -r -a pkgs <<<"$DV_PACKAGES"
 marker='# Managed by DebVisor (containers layer)'
 
 dv_write_file /etc/apt/preferences.d/debvisor-containers 644 "$DV_APT_PIN" || true
-for p in "${pkgs[@]}"; do
-  if ! dv_installed "$p" && ! apt-cache show "$p" >/dev/null 2>&1; then
-    dv_apt_update
-    break
-  fi
-done
-dv_install "${pkgs[@]}"
+dv_install_refreshed "${pkgs[@]}"
 
 # The installed versions are the pinned ones (a host that got another containerd, e.g.
 # Docker's containerd.io or a backport, is refused rather than reconfigured).
-read -r -a checks <<<"$DV_VERSIONS"
-for c in "${checks[@]}"; do
-  name=${c%%=*} want=${c#*=}
-  have=$(dpkg-query -W -f='${Version}' "$name" 2>/dev/null || true)
-  upstream=${have#*:}
-  case $upstream in
-    "$want" | "$want"[~+-]*) ;;
-    *) dv_die "$name $have is installed, DebVisor pins $want for this release (remove it or change the pin)" ;;
-  esac
-done
+dv_check_versions "$DV_VERSIONS"
 
 restart=false
 if dv_write_file /etc/containerd/config.toml 644 "$DV_CONFIG"; then restart=true; fi

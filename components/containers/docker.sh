@@ -1,3 +1,4 @@
+# @include host/include/apt.sh
 # Docker Engine from Debian on the system containerd (docker.io's unit starts dockerd with
 # --containerd=/run/containerd/containerd.sock: one containerd for Docker and Kubernetes),
 # and Compose. daemon.json is written before the first start. Params: DV_DOCKER_PACKAGES
@@ -9,24 +10,9 @@ read -r -a pkgs <<<"$DV_DOCKER_PACKAGES"
 # reads it from the start.
 restart=false
 if dv_write_file /etc/docker/daemon.json 644 "$DV_DAEMON_JSON" && systemctl is-active --quiet docker.service; then restart=true; fi
-for p in "${pkgs[@]}"; do
-  if ! dv_installed "$p" && ! apt-cache show "$p" >/dev/null 2>&1; then
-    dv_apt_update
-    break
-  fi
-done
-dv_install "${pkgs[@]}"
+dv_install_refreshed "${pkgs[@]}"
 
-read -r -a checks <<<"$DV_DOCKER_VERSIONS"
-for c in "${checks[@]}"; do
-  name=${c%%=*} want=${c#*=}
-  have=$(dpkg-query -W -f='${Version}' "$name" 2>/dev/null || true)
-  upstream=${have#*:}
-  case $upstream in
-    "$want" | "$want"[~+-]*) ;;
-    *) dv_die "$name $have is installed, DebVisor pins $want for this release (remove it or change the pin)" ;;
-  esac
-done
+dv_check_versions "$DV_DOCKER_VERSIONS"
 
 # docker.socket too: a client that comes before the daemon starts it.
 dv_enable_now docker.socket || true

@@ -1,13 +1,8 @@
+# @include host/include/apt.sh
 # Installs Ceph from the configured archive for this node's roles. Params: DV_PACKAGES
 # (space-separated).
 read -r -a pkgs <<<"$DV_PACKAGES"
-for p in "${pkgs[@]}"; do
-  if ! dv_installed "$p" && ! apt-cache show "$p" >/dev/null 2>&1; then
-    dv_apt_update
-    break
-  fi
-done
-dv_install "${pkgs[@]}"
+dv_install_refreshed "${pkgs[@]}"
 # nvme-cli (pulled in by ceph-base) ships a boot unit for NVMe over Fabrics that fails
 # in a container, leaving the host "degraded"; it has no use there.
 if [ "$(systemd-detect-virt -c 2>/dev/null || true)" != none ] &&
