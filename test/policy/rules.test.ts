@@ -200,9 +200,9 @@ describe("firewall-no-world-open", () => {
   });
 });
 
-// The storage layer does not exist yet: this rule is defined on the step parameter
-// convention it will use (DV_WIPE / DV_WIPE_*: disks, one per line or space-separated),
-// and tested on a synthetic step built with the real RemoteStep.
+// The rule reads the step parameter convention the storage layer uses (DV_WIPE / DV_WIPE_*:
+// disks, one per line or space-separated): on synthetic steps built with the real
+// RemoteStep, and on the storage layer's own step.
 describe("disk-wipe-opt-in", () => {
   const D1 = "/dev/disk/by-id/ata-LABDISK_LAB-n1-d1";
   const D2 = "/dev/disk/by-id/ata-LABDISK_LAB-n1-d2";
@@ -244,6 +244,20 @@ describe("disk-wipe-opt-in", () => {
       `step debvisor-n1-storage-apply, part wipe-a (host 10.213.0.11): DV_WIPE wipes ${D1}: every byte on it is lost; name the disk in this policy's allowedWipes to allow it`,
       `step debvisor-n1-storage-apply, part wipe-b (host 10.213.0.11): DV_WIPE wipes ${D2}: every byte on it is lost; name the disk in this policy's allowedWipes to allow it`,
     ]);
+  });
+
+  it("stops the storage layer's own wipe opt-in (storage.wipe) unless the policy names the disk", async () => {
+    mocks.reset();
+    const { DebVisorNode } = await import("../../components/index.js");
+    new DebVisorNode("debvisor-n1", {
+      host: { address: "10.213.0.11", privateKey: CANARY_KEY, hostKey: HOST_KEY }, profile: "storage", base: { contrib: true },
+      storage: { zfsPools: [{ name: "tank", vdevs: [{ type: "mirror", disks: [D1, D2] }] }], wipe: [D2] },
+    });
+    const regs = await mocks.settle();
+    expect(violations(regs).map((v) => v.message)).toEqual([
+      `step debvisor-n1-storage-apply, part zfs (host 10.213.0.11): DV_WIPE wipes ${D2}: every byte on it is lost; name the disk in this policy's allowedWipes to allow it`,
+    ]);
+    expect(violations(regs, { "disk-wipe-opt-in": { allowedWipes: [D2] } })).toEqual([]);
   });
 
   it("an empty wipe list, or another parameter, is no wipe", async () => {

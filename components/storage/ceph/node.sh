@@ -4,14 +4,14 @@
 # OSDs and metadata server, each made once and started. Idempotent: what exists is left
 # as it is. Params: DV_CEPH_ID (daemon id: the node's name), DV_CEPH_ROLES (mon mgr mds
 # osd), DV_CEPH_OSD_MODE (raw|lvm, for new OSDs), DV_CEPH_CONF (ceph.conf's [global] settings but the fsid), DV_CEPH_MONS (initial monitors,
-# "id=address ..."), DV_CEPH_OSDS (disk ids), DV_CEPH_WIPE (disk ids this node may wipe);
+# "id=address ..."), DV_CEPH_OSDS (disk ids), DV_WIPE (disk ids this node may wipe);
 # secret: DV_CEPH_FSID, DV_CEPH_KEY_MON, DV_CEPH_KEY_ADMIN, DV_CEPH_KEY_BOOTSTRAP_OSD.
 umask 022
 id=$DV_CEPH_ID
 read -r -a roles <<<"$DV_CEPH_ROLES"
 read -r -a osds <<<"$DV_CEPH_OSDS"
 has_role() { [[ " ${roles[*]} " == *" $1 "* ]]; }
-wipe_ok() { [[ " $DV_CEPH_WIPE " == *" $1 "* ]] && echo 1 || echo 0; }
+wipe_ok() { [[ " $DV_WIPE " == *" $1 "* ]] && echo 1 || echo 0; }
 
 # Disks first: a disk that is not blank stops the step before anything is written.
 declare -A osd_of=() osd_kind=() # device -> osd id / raw|lvm, this cluster's OSDs on this host

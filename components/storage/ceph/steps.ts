@@ -83,7 +83,7 @@ export function cephNodeParams(member: CephMember, conf: string, initialMons: st
     DV_CEPH_CONF: conf,
     DV_CEPH_MONS: initialMons,
     DV_CEPH_OSDS: member.osds.join(" "),
-    DV_CEPH_WIPE: member.wipe.join(" "),
+    DV_WIPE: member.wipe.join(" "),
   };
 }
 /** The secret parameters of `storage/ceph/node.sh`. */
