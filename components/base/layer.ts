@@ -12,7 +12,8 @@ export const baseLayer: LayerDescriptor = {
   build(node, after) {
     // Other layers' tools come with the base packages (one step fewer per node).
     const extra = node.contributions.packages;
-    const base = extra.length > 0 ? { ...node.args.base, packages: [...(node.args.base?.packages ?? []), ...extra] } : node.args.base;
+    // (before the node's own, so a user's list stays the end of the line `preview --diff` shows)
+    const base = extra.length > 0 ? { ...node.args.base, packages: [...extra, ...(node.args.base?.packages ?? [])] } : node.args.base;
     const component = new DebianBase(`${node.name}-base`, trusted({ ...base, host: node.host }), { parent: node.parent, dependsOn: after ? [after] : [] });
     return { component, ready: component.ready };
   },

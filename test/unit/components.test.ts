@@ -68,7 +68,7 @@ describe("components under mocks", () => {
     expect(n1.inputs.connection.hostKey).toBe(HOST_KEY);
     expect(n2.inputs.connection.hostKey).toBe(HOST_KEY_2);
     expect(n1.inputs.connection.host).toBe("10.213.0.11");
-    expect(n1.inputs.stdin).toMatch(/^export DV_PACKAGES='locales tzdata .* htop xfsprogs btrfs-progs lvm2'$/m); // the storage layer's tools with the base packages
+    expect(n1.inputs.stdin).toMatch(/^export DV_PACKAGES='locales tzdata .* xfsprogs btrfs-progs lvm2 htop'$/m); // the storage layer's tools with the base packages, the node's own last
     expect(n1.inputs.create).not.toContain("htop");
     expect(n1.inputs.create.startsWith("sudo -n ")).toBe(true);
     expect(n1.inputs.addPreviousOutputInEnv).toBe(false);
