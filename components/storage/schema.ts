@@ -195,6 +195,9 @@ export function cephRolesOf(s: StorageSettings): CephRole[] {
   return CEPH_ROLES.filter((r) => roles.includes(r));
 }
 
+/** The cluster's RBD pools (default: one pool `rbd`). */
+export const rbdPoolsOf = (c: { rbdPools?: { name: string; size?: number; minSize?: number }[] }) => c.rbdPools ?? [{ name: "rbd" }];
+
 /** Every disk the node's storage settings use, with the field that names it. */
 export function storageDisks(s: StorageSettings): { field: string; disk: string }[] {
   const out = (s.osds ?? []).map((disk, i) => ({ field: `osds[${i}]`, disk }));

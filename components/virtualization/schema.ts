@@ -2,6 +2,7 @@ import { z } from "zod";
 import { parse as parseYaml } from "yaml";
 import { HOST_LABEL, addressOf, cidrContains, isPublicKey } from "../config/formats.js";
 import { DEFAULT_ZFS_DATASETS } from "../storage/local.js";
+import { rbdPoolsOf } from "../storage/schema.js";
 import { fail } from "../config/problems.js";
 import { INTERFACE_NAME, LIBVIRT_OBJECT_NAME, NETWORK_MODES, POOL_PATH, POOL_TYPES, formatIpv4, parseIpv4, parseSubnet } from "./libvirt.js";
 
@@ -156,7 +157,7 @@ export interface StorageFacts {
 export function storageFactsOf(node: { args: { storage?: { ceph?: { rbdPools?: { name: string }[] }; zfsPools?: { name: string; datasets?: { name: string }[] }[] } }; layers: readonly string[] }): StorageFacts {
   const st = node.layers.includes("storage") ? node.args.storage ?? {} : {};
   return {
-    cephPools: st.ceph ? (st.ceph.rbdPools ?? [{ name: "rbd" }]).map((p) => p.name) : undefined,
+    cephPools: st.ceph ? rbdPoolsOf(st.ceph).map((p) => p.name) : undefined,
     zfsDatasets: (st.zfsPools ?? []).flatMap((p) => (p.datasets ?? DEFAULT_ZFS_DATASETS).map((d) => `${p.name}/${d.name}`)),
   };
 }

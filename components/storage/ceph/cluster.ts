@@ -1,13 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import { RemoteStep, parseFacts, type ResolvedHost } from "../../host/index.js";
-import type { CephClusterSettings } from "../schema.js";
+import { rbdPoolsOf, type CephClusterSettings } from "../schema.js";
 import { CEPH_NODE_SECRETS, cephBootstrapStep, cephNodeParams, cephPoolsStep, renderCephConf, renderMons, type CephMember } from "./steps.js";
 
 /** One node of a Ceph cluster: how to reach it, what it runs, what it waits for. */
 export interface CephClusterNode extends CephMember {
   host: ResolvedHost;
-  /** The node's resource that owns its Ceph step (its DebVisorNode). */
-  parent?: pulumi.Resource;
   /** What its step waits for (the node's storage layer: Ceph's packages installed). */
   after?: pulumi.Resource;
 }
@@ -77,9 +75,9 @@ export class CephCluster extends pulumi.ComponentResource implements CephOutputs
       host: n.host, script: "storage/ceph/node.sh", params: cephNodeParams(n, conf, initialMons), secretParams: secrets, showStderr: true, timeoutSeconds: 1500,
     }, { parent: this, dependsOn: [bootstrap.command, ...(n.after ? [n.after] : [])] }));
 
-    const osdNodes = nodes.filter((n) => n.osds.length > 0).length;
+    this.osdNodes = nodes.filter((n) => n.osds.length > 0).map((n) => n.id);
     const pools = new RemoteStep(`${name}-pools`, {
-      host: first.host, ...cephPoolsStep(settings, osdNodes, args.healthWaitSeconds), secretOutput: true, showStderr: true, timeoutSeconds: 900,
+      host: first.host, ...cephPoolsStep(settings, this.osdNodes.length, args.healthWaitSeconds), secretOutput: true, showStderr: true, timeoutSeconds: 900,
     }, { parent: this, dependsOn: nodeSteps.map((s) => s.command) });
     const poolFacts = pools.stdout.apply(parseFacts);
 
@@ -90,8 +88,7 @@ export class CephCluster extends pulumi.ComponentResource implements CephOutputs
       Object.entries(f).filter(([k]) => k.startsWith("ceph.key.client.")).map(([k, v]) => [k.slice("ceph.key.".length), v]),
     )));
     this.cephfs = settings.cephfs === false ? undefined : { name: settings.cephfs ?? "cephfs", subvolumeGroup: "csi" };
-    this.rbdPools = (settings.rbdPools ?? [{ name: "rbd" }]).map((p) => p.name);
-    this.osdNodes = nodes.filter((n) => n.osds.length > 0).map((n) => n.id);
+    this.rbdPools = rbdPoolsOf(settings).map((p) => p.name);
     this.registerOutputs({ fsid: this.fsid, monitors: this.monitors, clientKeys: this.clientKeys });
   }
 }

@@ -1,5 +1,5 @@
 import { stepSpec } from "../../host/remote-step.js";
-import type { CephClusterSettings, CephRole } from "../schema.js";
+import { rbdPoolsOf, type CephClusterSettings, type CephRole } from "../schema.js";
 
 /** Debian's Ceph packages per role (the archive's own: trixie has 18.2, bookworm 16.2). */
 export const CEPH_ROLE_PACKAGES: Readonly<Record<CephRole, readonly string[]>> = {
@@ -95,7 +95,7 @@ export const renderMons = (members: readonly CephMember[]) => members.filter((m)
 /** `storage/ceph/pools.sh`: the file system, RBD pools and client keys. */
 export function cephPoolsStep(c: CephClusterSettings, osdNodes: number, healthWaitSeconds = 300) {
   const { size, minSize } = defaultPoolSize(c, osdNodes);
-  const pools = c.rbdPools ?? [{ name: "rbd" }];
+  const pools = rbdPoolsOf(c);
   return stepSpec("storage/ceph/pools.sh", {
     DV_CEPHFS: c.cephfs === false ? "" : (c.cephfs ?? "cephfs"),
     DV_RBD_POOLS: pools.map((p) => `${p.name}:${p.size ?? size}:${p.minSize ?? Math.min(p.size ?? size, minSize)}`).join(" "),
