@@ -29,8 +29,9 @@ export function storageParts(s: StorageSettings): StepPart[] {
 }
 
 /**
- * A node's own storage setup (one step, `<name>-apply`, a part per concern): md arrays, LVM, filesystems and their mounts, ZFS pools and datasets, Ceph's packages for
- * its roles and the host fixes they need. The Ceph cluster itself (identity,
+ * A node's own storage setup (one step, `<name>-apply`, a part per concern): md arrays,
+ * LVM, filesystems and their mounts, ZFS pools and datasets, Ceph's packages for its
+ * roles and the host fixes they need. The Ceph cluster itself (identity,
  * daemons, pools) is built across nodes: `CephCluster`.
  */
 export class StorageHost extends pulumi.ComponentResource {
