@@ -175,23 +175,66 @@ export function kubernetesRoles<T extends { settings: KubernetesSettings }>(memb
   return members.map((m, i) => m.settings.role ?? (i === 0 ? "controlPlane" : "worker"));
 }
 
-/**
- * The networks a node's host is known to be in: its SSH address (/32), its bridge's
- * address/prefix (the network layer's, when static), and the cluster networks that hold its
- * address (`security.clusterNetworks`: networks let through the firewall, which may be
- * wider than the hosts' own subnet).
- */
-function hostNetworks(e: KubernetesRuleEntry): { cidr: string; field: string; kind: "address" | "bridge" | "allowed" }[] {
-  const out: { cidr: string; field: string; kind: "address" | "bridge" | "allowed" }[] = [];
+type HostNetworkEntry = { cidr: string; field: string; kind: "address" | "bridge" | "allowed" };
+
+/** A node's own networks: its SSH address (/32) and its bridge's address/prefix (the network layer's, when static). */
+function ownNetworks(e: KubernetesRuleEntry): HostNetworkEntry[] {
+  const out: HostNetworkEntry[] = [];
   const node = e.field.replace(/\.kubernetes$/, "");
   const address = e.node.args.host.address;
   if (ipv4ToInt(address) !== undefined) out.push({ cidr: `${address}/32`, field: `${node}.address`, kind: "address" });
   const bridge = e.node.layers.includes("network") ? e.node.args.network?.bridge : undefined;
   if (bridge && bridge.address !== undefined && ipv4Range(bridge.address) !== undefined) out.push({ cidr: ipv4Network(bridge.address)!, field: `${node}.network.bridge.address`, kind: "bridge" });
+  return out;
+}
+
+/**
+ * The networks a node's host is known to be in: its own, and the cluster networks that
+ * hold its address (`security.clusterNetworks`: networks let through the firewall, which
+ * may be wider than the hosts' own subnet).
+ */
+function hostNetworks(e: KubernetesRuleEntry): HostNetworkEntry[] {
+  const node = e.field.replace(/\.kubernetes$/, "");
+  const address = e.node.args.host.address;
+  const out = ownNetworks(e);
   (e.node.args.security?.clusterNetworks ?? []).forEach((c, i) => {
     if (ipv4Range(c) !== undefined && ipv4Contains(c, address)) out.push({ cidr: c, field: `${node}.security.clusterNetworks[${i}]`, kind: "allowed" });
   });
   return out;
+}
+
+/**
+ * The cluster networks that may clash with the pod network: those overlapping it, no wider
+ * than it, and holding some node's address, each named by the first node listing it. Linear
+ * in the nodes: the loader's default cluster networks (every node's address) are one list
+ * shared by all nodes, read once, and only a network that overlaps the pod network is
+ * checked against the nodes' addresses.
+ */
+function allowedPodClashes(entries: readonly KubernetesRuleEntry[], podCidr: string, podPrefix: number): HostNetworkEntry[] {
+  // Per distinct list: its networks that overlap the pod network and are no wider, with their first index.
+  const candidates = new Map<readonly string[], { cidr: string; index: number; first: number; last: number }[]>();
+  for (const e of entries) {
+    const list = e.node.args.security?.clusterNetworks;
+    if (list === undefined || candidates.has(list)) continue;
+    const found = new Map<string, { cidr: string; index: number; first: number; last: number }>();
+    list.forEach((cidr, index) => {
+      const r = ipv4Range(cidr);
+      if (r !== undefined && r.prefix >= podPrefix && ipv4Overlaps(podCidr, cidr) && !found.has(cidr)) found.set(cidr, { cidr, index, first: r.first, last: r.last });
+    });
+    candidates.set(list, [...found.values()]);
+  }
+  const named = new Map<string, HostNetworkEntry>();
+  for (const e of entries) {
+    const address = ipv4ToInt(e.node.args.host.address);
+    const list = e.node.args.security?.clusterNetworks;
+    if (address === undefined || list === undefined) continue;
+    for (const c of candidates.get(list)!) {
+      if (!named.has(c.cidr) && address >= c.first && address <= c.last) {
+        named.set(c.cidr, { cidr: c.cidr, field: `${e.field.replace(/\.kubernetes$/, "")}.security.clusterNetworks[${c.index}]`, kind: "allowed" });
+      }
+    }
+  }
+  return [...named.values()];
 }
 
 /** A control plane's subnet: its bridge's, else the narrowest cluster network holding its address. */
@@ -268,9 +311,11 @@ export function kubernetesClusterRules(entries: readonly KubernetesRuleEntry[]):
   const podPrefix = ipv4Range(s.podCidr)!.prefix;
   const podSeen = new Set<string>();
   // The widest clash first (a node's own address after a cluster network naming it), each network once.
-  const nets = entries.flatMap(hostNetworks).sort((a, b) => ipv4Range(a.cidr)!.prefix - ipv4Range(b.cidr)!.prefix || Number(a.kind === "allowed") - Number(b.kind === "allowed"));
+  const nets = [...entries.flatMap(ownNetworks), ...allowedPodClashes(entries, s.podCidr, podPrefix)]
+    .map((n) => ({ ...n, prefix: ipv4Range(n.cidr)!.prefix }))
+    .sort((a, b) => a.prefix - b.prefix || Number(a.kind === "allowed") - Number(b.kind === "allowed"));
   for (const n of nets) {
-    if (ipv4Overlaps(s.podCidr, n.cidr) && (n.kind !== "allowed" || ipv4Range(n.cidr)!.prefix >= podPrefix) && !podSeen.has(n.cidr)) {
+    if (ipv4Overlaps(s.podCidr, n.cidr) && (n.kind !== "allowed" || n.prefix >= podPrefix) && !podSeen.has(n.cidr)) {
       podSeen.add(n.cidr);
       clashes.pod.push(`${n.cidr} (${n.field})`);
     }
