@@ -1,15 +1,18 @@
 import type * as pulumi from "@pulumi/pulumi";
+import type * as k8s from "@pulumi/kubernetes";
 import type { ClusterContext } from "../layer.js";
+import { KubernetesCluster } from "./hosts.js";
 import { addonCharts, type ChartRelease, type KubernetesCephInputs } from "./addons.js";
 import { kubeadmInitConfig, kubeadmJoinConfig, kubeadmPlan, renderInitConfig, type KubeadmPlan } from "./kubeadm.js";
 
 /**
- * What the Kubernetes layer builds across nodes today (`DebVisorCluster.services.kubernetes`):
+ * What the Kubernetes layer builds across nodes (`DebVisorCluster.services.kubernetes`):
  * the cluster's plan and its kubeadm configs, rendered, and the chart releases the add-ons
- * would install, built and checked. No step runs on a host yet: installing kubelet and
- * running `kubeadm init`/`join` is a later piece (the lab's container hosts cannot run a
- * kubelet), and the add-ons need the kubeconfig that `kubeadm init` makes
- * (`new KubernetesAddons(name, { provider, settings, ceph })` takes it from there).
+ * would install, built and checked. With `kubernetes.enabled` it also registers the host
+ * steps (`KubernetesCluster`: each node's `<node>-kubernetes-apply`, then `<cluster>-k8s-init`,
+ * `-tokens`, `-join-<node>`) and offers the admin kubeconfig and a provider made from it
+ * (`new KubernetesAddons(name, { provider: k.provider(), settings, ceph })`). Without it,
+ * nothing is registered: the lab's container hosts cannot run a kubelet.
  */
 export interface KubernetesClusterPlan {
   /** Control planes (the first runs `kubeadm init`), workers, the API endpoint, the resolved settings. */
@@ -27,6 +30,15 @@ export interface KubernetesClusterPlan {
   charts: ChartRelease[];
   /** The storage layer's Ceph cluster, when there is one: what the CSI drivers use. */
   ceph?: KubernetesCephInputs;
+  /** The host steps (`kubernetes.enabled`); undefined when the layer only renders. */
+  cluster?: KubernetesCluster;
+  /** The admin kubeconfig (secret), when enabled. */
+  kubeconfig?: pulumi.Output<string>;
+  /**
+   * A Kubernetes provider on that kubeconfig, made on first call (it needs the Kubernetes
+   * provider plugin, which setup does not build by default). Throws when not enabled.
+   */
+  provider(): k8s.Provider;
 }
 
 /** A value with the shape the CSI drivers need (the storage layer's Ceph cluster). */
@@ -36,11 +48,22 @@ function asCeph(value: unknown): KubernetesCephInputs | undefined {
     ? (v as KubernetesCephInputs) : undefined;
 }
 
-/** The Kubernetes layer's `buildCluster`: renders, registers nothing. */
+/** The Kubernetes layer's `buildCluster`: renders; registers the host steps only with `kubernetes.enabled`. */
 export function buildKubernetesCluster(cluster: ClusterContext): KubernetesClusterPlan {
   const plan = kubeadmPlan(cluster.members.map((m) => ({ name: m.name, address: m.host.address, settings: m.args.kubernetes ?? {} })));
   const ceph = asCeph((cluster.outputs.storage as { ceph?: unknown } | undefined)?.ceph);
+  const hosts = plan.settings.enabled
+    ? new KubernetesCluster(`${cluster.name}-k8s`, {
+      plan,
+      members: cluster.members.map((m) => ({ name: m.name, resourceName: `${cluster.name}-${m.name}`, node: m.node, host: m.host, after: m.ready })),
+    }, { parent: cluster.parent })
+    : undefined;
   return {
+    ...(hosts ? { cluster: hosts, kubeconfig: hosts.kubeconfig } : {}),
+    provider: () => {
+      if (hosts === undefined) throw new Error("kubernetes.enabled is off: DebVisor set up no cluster, so there is no kubeconfig to make a provider from");
+      return hosts.provider();
+    },
     plan,
     initConfiguration: renderInitConfig(plan),
     initConfigurationWith: (secrets) => kubeadmInitConfig(plan, secrets),

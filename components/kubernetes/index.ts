@@ -4,3 +4,6 @@ export * from "./versions.js";
 export * from "./kubeadm.js";
 export * from "./addons.js";
 export * from "./cluster.js";
+export * from "./render.js";
+export * from "./steps.js";
+export * from "./hosts.js";

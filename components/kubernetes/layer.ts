@@ -6,8 +6,11 @@ import { buildKubernetesCluster } from "./cluster.js";
 /**
  * The Kubernetes layer (kubeadm, kubelet, Calico, CSI): its settings are checked (per node
  * and across nodes), and across the cluster it renders the kubeadm configs and the add-ons'
- * chart inputs (`DebVisorCluster.services.kubernetes`, see `buildKubernetesCluster`). It
- * registers no host step yet. What it contributes: the control-plane, kubelet, NodePort and
+ * chart inputs (`DebVisorCluster.services.kubernetes`, see `buildKubernetesCluster`). Only
+ * with `kubernetes.enabled` does it register host steps, all from `buildCluster` (a node's
+ * step needs the cluster: its role, the VIP's peers, the rendered config): each node's
+ * `<node>-kubernetes-apply` waits for the node's containers layer, and the node's later
+ * layers do not wait for it. What it contributes: the control-plane, kubelet, NodePort and
  * Calico ports (NodePort range and WireGuard from the node's `security` settings), and its
  * packages held.
  */

@@ -10,8 +10,15 @@ export const KUBERNETES_ROLES = ["controlPlane", "worker"] as const;
  * How the control-plane VIP moves between control planes. `keepalived` (the default) is
  * Debian's own package (VRRP, health-checked against the local kube-apiserver) and one of
  * kubeadm's documented HA options: it needs nothing but the Debian archive, so it works on
- * air-gapped sites and is what a lab host can run. `kube-vip` runs as a static pod from a
- * container image the site must be able to pull (or mirror).
+ * air-gapped sites and is what a lab host can run. DebVisor runs it without haproxy: the
+ * control plane holding the VIP answers on it with its own kube-apiserver (which listens
+ * on every address, port 6443), so `controlPlaneEndpoint.port` must be 6443. kubeadm's
+ * keepalived + haproxy recipe spreads API requests over all control planes through a
+ * haproxy on another port; here one control plane at a time serves the VIP, which is
+ * failover, not load balancing (clients inside the cluster use the `kubernetes` Service,
+ * which spreads over every API server anyway). `kube-vip` runs as a static pod from a
+ * container image the site must be able to pull (or mirror); the host steps do not set it
+ * up yet, so it is refused with `enabled: true`.
  */
 export const VIP_MODES = ["keepalived", "kube-vip"] as const;
 /** Calico IP pool encapsulations (`IPIP*` and `None` route through BGP). */
@@ -28,6 +35,25 @@ export const KUBE_IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 export const KUBE_CHART_VERSION = /^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$/;
 /** A network interface name (Calico's autodetection takes it as a regular expression; keep it a plain name). */
 export const KUBE_INTERFACE = /^[A-Za-z0-9._-]{1,15}$/;
+/**
+ * An ASCII-armored OpenPGP public key block (the apt repository's signing key, given
+ * inline): the BEGIN line, optional armor headers, a blank line, base64 lines (the last
+ * may be the `=XXXX` checksum), the END line.
+ */
+export function isArmoredPublicKey(v: string): boolean {
+  const lines = v.trim().split(/\r?\n/);
+  if (lines[0] !== "-----BEGIN PGP PUBLIC KEY BLOCK-----" || lines[lines.length - 1] !== "-----END PGP PUBLIC KEY BLOCK-----") return false;
+  const blank = lines.indexOf("");
+  if (blank < 1) return false;
+  if (!lines.slice(1, blank).every((l) => /^[A-Za-z][A-Za-z0-9-]*: /.test(l))) return false;
+  const body = lines.slice(blank + 1, -1);
+  return body.length > 0 && body.every((l) => /^=?[A-Za-z0-9+/]+={0,2}$/.test(l));
+}
+
+/** An apt repository URL: http or https, ending in `/` (a flat repository: suite `/`). */
+export function isAptRepositoryUrl(v: string): boolean {
+  return isHttpUrl(v) && v.endsWith("/") && !/[\s'"\\]/.test(v);
+}
 
 const bool = z.boolean({ error: "must be true or false" });
 const int = (min: number, max: number) => z.number({ error: `must be an integer from ${min} to ${max}` })
@@ -52,6 +78,13 @@ const chartSourceSchema = z.strictObject({
 
 /** `KubernetesSettings`, field by field (stack config `kubernetes`). */
 export const kubernetesSchema = z.strictObject({
+  enabled: bool.optional(),
+  packageRepository: z.strictObject({
+    url: z.string({ error: "must be an http:// or https:// URL ending in /" }).refine(isAptRepositoryUrl, "must be an http:// or https:// URL ending in /").optional(),
+    key: z.string({ error: "must be an ASCII-armored public key block (-----BEGIN PGP PUBLIC KEY BLOCK----- ...)" })
+      .refine(isArmoredPublicKey, "must be an ASCII-armored public key block (-----BEGIN PGP PUBLIC KEY BLOCK----- ...)").optional(),
+    keyUrl: z.string({ error: "must be an https:// URL" }).refine((v) => isHttpUrl(v) && v.startsWith("https://") && !/[\s'"\\]/.test(v), "must be an https:// URL (a key fetched over plain http could be swapped in transit: give it inline as key)").optional(),
+  }, { error: "must be an object { url, key, keyUrl }" }).optional(),
   role: z.enum(KUBERNETES_ROLES, { error: "must be controlPlane or worker" }).optional(),
   version: z.string({ error: "must be a Kubernetes version like v1.34.4" }).regex(KUBERNETES_VERSION_FORMAT, "must be a Kubernetes version like v1.34.4")
     .refine((v) => { const m = KUBERNETES_VERSION_FORMAT.exec(v); return m === null || Number(m[1]) >= MIN_KUBERNETES_MINOR; }, `must be v1.${MIN_KUBERNETES_MINOR} or later (kubeadm.k8s.io/v1beta4)`).optional(),
@@ -88,6 +121,10 @@ export type KubernetesSettings = z.infer<typeof kubernetesSchema>;
 
 /** The settings with every default applied (one cluster's, as the cluster rules check them). */
 export interface ResolvedKubernetes {
+  /** Whether the layer installs and runs anything on the hosts (off: the plan is only rendered). */
+  enabled: boolean;
+  /** Where the hosts get kubeadm, kubelet, kubectl, cri-tools and kubernetes-cni (key: inline; else keyUrl, fetched over https). */
+  packageRepository: { url: string; key?: string; keyUrl?: string };
   version: string;
   clusterName: string;
   podCidr: string;
@@ -107,8 +144,13 @@ export interface ResolvedKubernetes {
 /** Applies the defaults (`components/kubernetes/versions.ts`), once. */
 export function resolveKubernetes(s: KubernetesSettings = {}): ResolvedKubernetes {
   const vip = s.controlPlaneEndpoint;
+  const version = s.version ?? KUBERNETES_VERSION;
+  const url = s.packageRepository?.url ?? defaultPackageRepository(version);
+  const key = s.packageRepository?.key;
   return {
-    version: s.version ?? KUBERNETES_VERSION,
+    enabled: s.enabled ?? false,
+    packageRepository: key !== undefined ? { url, key } : { url, keyUrl: s.packageRepository?.keyUrl ?? `${url}Release.key` },
+    version,
     clusterName: s.clusterName ?? DEFAULTS.clusterName,
     podCidr: s.podCidr ?? DEFAULTS.podCidr,
     serviceCidr: s.serviceCidr ?? DEFAULTS.serviceCidr,
@@ -145,6 +187,28 @@ export function kubernetesRules(s: KubernetesSettings): void {
   r.csi.zfsPools.forEach((p, i, all) => {
     if (all.indexOf(p) !== i) fail(`csi.zfsPools[${i}]`, "listed twice", p);
   });
+  const repo = s.packageRepository;
+  if (repo?.key !== undefined && repo.keyUrl !== undefined) {
+    fail("packageRepository.keyUrl", "give the key inline (key) or where to fetch it (keyUrl), not both", repo.keyUrl);
+  }
+  if (repo?.key === undefined && repo?.keyUrl === undefined && !r.packageRepository.url.startsWith("https://")) {
+    fail("packageRepository.url", "is plain http and no key is given: the signing key would be fetched from <url>Release.key over http, where it could be swapped in transit; give key (inline) or an https keyUrl", r.packageRepository.url);
+  }
+  const vip = r.controlPlaneEndpoint;
+  // keepalived moves the VIP onto a healthy control plane, whose kube-apiserver listens
+  // on the VIP itself (no haproxy in front): the VIP's port is the API server's.
+  if (vip?.mode === "keepalived" && vip.port !== DEFAULTS.apiServerPort) {
+    fail("controlPlaneEndpoint.port", `must be ${DEFAULTS.apiServerPort} with mode keepalived: the VIP points straight at the kube-apiserver of the control plane holding it (no haproxy in front)`, vip.port);
+  }
+  if (r.enabled && vip?.mode === "kube-vip") {
+    fail("controlPlaneEndpoint.mode", "kube-vip is not set up by the host steps yet: use keepalived (or leave kubernetes.enabled off)", vip.mode);
+  }
+}
+
+/** pkgs.k8s.io's apt repository of a version's minor (one repository per minor, flat: suite `/`). */
+export function defaultPackageRepository(version: string): string {
+  const m = KUBERNETES_VERSION_FORMAT.exec(version);
+  return `https://pkgs.k8s.io/core:/stable:/v1.${m ? m[1] : "0"}/deb/`;
 }
 
 /** A node as the cluster rules see it. */
@@ -163,7 +227,7 @@ export interface KubernetesRuleEntry {
 
 /** Settings every node of a cluster must agree on (set them in `defaults.kubernetes`). */
 export const CLUSTER_WIDE_KEYS = [
-  "version", "clusterName", "podCidr", "serviceCidr", "dnsDomain", "controlPlaneEndpoint", "controlPlaneWorkloads",
+  "enabled", "packageRepository", "version", "clusterName", "podCidr", "serviceCidr", "dnsDomain", "controlPlaneEndpoint", "controlPlaneWorkloads",
   "imageRepository", "dnsImageTag", "calico", "csi", "reclaimPolicy", "charts", "chartSources",
 ] as const satisfies readonly (keyof KubernetesSettings)[];
 

@@ -53,3 +53,25 @@ export const DEFAULTS = {
   criSocket: "unix:///run/containerd/containerd.sock",
   etcdDataDir: "/var/lib/etcd",
 } as const;
+
+/**
+ * What the `packages` part installs from the Kubernetes apt repository: kubeadm, kubelet
+ * and kubectl at the cluster's version (pinned in apt and checked after install), and
+ * cri-tools (crictl, which kubeadm's preflight needs) and kubernetes-cni (the CNI plugins
+ * kubelet expects under /opt/cni/bin) at whatever the repository of that minor has. All
+ * are held: kubelet/kubeadm/kubectl and cri-tools by the layers' `heldPackages` (the
+ * security layer's hold hook), kubernetes-cni by the part itself (`apt-mark hold`), so the
+ * list every node holds stays the one converged hosts have.
+ */
+export const KUBERNETES_PINNED_PACKAGES = ["kubeadm", "kubelet", "kubectl"] as const;
+export const KUBERNETES_REPO_PACKAGES = ["cri-tools", "kubernetes-cni"] as const;
+/** Debian packages kubeadm's preflight looks for (which of them fail or only warn has changed between kubeadm versions: all are installed). */
+export const KUBERNETES_DEBIAN_PACKAGES = ["conntrack", "socat", "ethtool"] as const;
+/** keepalived and the health check's client, from Debian's archive (control planes with a VIP). */
+export const VIP_PACKAGES = ["keepalived", "curl"] as const;
+
+/** Where the repository's signing key (binary, dearmored) and apt source are written on a host. */
+export const KUBERNETES_KEYRING = "/etc/apt/keyrings/debvisor-kubernetes.gpg";
+export const KUBERNETES_APT_SOURCE = "/etc/apt/sources.list.d/debvisor-kubernetes.list";
+/** Root-only folder of the layer's files on a host (configs, join records). */
+export const KUBERNETES_STATE_DIR = "/etc/kubernetes/debvisor";

@@ -8,6 +8,7 @@ import * as virtualization from "./samples/virtualization.js";
 import * as vm from "./samples/vm.js";
 import * as containers from "./samples/containers.js";
 import * as storage from "./samples/storage.js";
+import * as kubernetes from "./samples/kubernetes.js";
 
 // Scripts in run order (later ones need what earlier ones installed).
 const ORDER = [
@@ -34,7 +35,7 @@ describe("step scripts", () => {
   const scripts = (readdirSync("components", { recursive: true }) as string[]).filter((f) => f.endsWith(".sh") && f !== "host/lib.sh" && !f.includes("/files/") && !f.includes("/include/")).sort();
 
   it("every script has sample parameters and a place in the run order", () => {
-    expect([...ORDER, ...SSH_ORDER, ...storage.elsewhere].sort()).toEqual(scripts);
+    expect([...ORDER, ...SSH_ORDER, ...storage.elsewhere, ...kubernetes.elsewhere].sort()).toEqual(scripts);
   });
 
   it.each(scripts)("%s passes shellcheck as rendered", async (script) => {

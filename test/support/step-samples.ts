@@ -9,6 +9,7 @@ import * as virtualization from "../e2e/samples/virtualization.js";
 import * as vm from "../e2e/samples/vm.js";
 import * as containers from "../e2e/samples/containers.js";
 import * as storage from "../e2e/samples/storage.js";
+import * as kubernetes from "../e2e/samples/kubernetes.js";
 
 // Sample parameters of every step script, built with the same builders the components
 // use: the script tier runs them on lab hosts, the unit tier checks them against the
@@ -45,4 +46,5 @@ export const sample = (release: DebianRelease): Record<string, Record<string, st
   ...vm.sample(release),
   ...containers.sample(release),
   ...storage.sample(release),
+  ...kubernetes.sample(release),
 });

@@ -26,7 +26,7 @@ describe("the Kubernetes layer across the cluster (buildCluster)", () => {
     expect(clusterConfig.networking.podSubnet).toBe("10.70.0.0/16");
     expect(clusterConfig.controlPlaneEndpoint).toBe("10.213.0.12:6443");
     expect(k.charts.map((x) => x.key)).toEqual(["tigeraOperator", "zfsLocalpv"]); // no Ceph in this stack
-    // No kubeadm step, no Kubernetes object: nothing has run against a real host yet.
+    // No kubeadm step, no Kubernetes object: kubernetes.enabled is off (the default).
     expect(regs.filter((r) => /kubernetes/i.test(r.type) || /-kubernetes/.test(r.name)).map((r) => r.name)).toEqual([]);
   });
 
