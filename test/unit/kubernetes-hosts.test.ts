@@ -21,7 +21,6 @@ const mocks = await installMocks({
     return "";
   },
 });
-const pulumi = await import("@pulumi/pulumi");
 const { deployStack, loadStackConfig } = await import("../../stacks/index.js");
 const k8sModule = await import("../../components/kubernetes/index.js");
 const { renderKeepalivedConf, renderPartsPayload, kubernetesNodeParts } = { ...k8sModule, ...(await import("../../components/host/index.js")) };
