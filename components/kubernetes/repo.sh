@@ -29,8 +29,11 @@ if [ ! -s "$keyring" ] || [ "$(cat "$origin_file" 2>/dev/null)" != "$origin" ]; 
   GNUPGHOME="$work" gpg --batch --quiet --dearmor <"$work/key.asc" >"$work/key.gpg" 2>/dev/null ||
     dv_die "the Kubernetes repository key from ${DV_KEY_URL:-the settings} is not an armored OpenPGP key"
   [ -s "$work/key.gpg" ] || dv_die "the Kubernetes repository key from ${DV_KEY_URL:-the settings} is empty"
-  chmod 644 "$work/key.gpg"
-  mv -f "$work/key.gpg" "$keyring"
+  # Into place atomically (the work folder may be on another file system).
+  tmp=$(mktemp "$keyring.debvisor.XXXXXX")
+  cat "$work/key.gpg" >"$tmp"
+  chmod 644 "$tmp"
+  mv -f "$tmp" "$keyring"
   printf '%s\n' "$origin" >"$origin_file"
   dv_changed "wrote $keyring"
   refresh=true
