@@ -1,5 +1,6 @@
 import { DEFAULT_NODE_PORTS, parsePortRange, type RoleRule } from "../security/firewall.js";
 import type { LayerDescriptor } from "../layer.js";
+import { fail } from "../config/problems.js";
 import { kubernetesClusterRules, kubernetesRules, kubernetesSchema, type KubernetesRuleEntry } from "./schema.js";
 import { buildKubernetesCluster } from "./cluster.js";
 
@@ -19,13 +20,21 @@ export const kubernetesLayer: LayerDescriptor = {
   settings: {
     key: "kubernetes",
     schema: kubernetesSchema,
-    rules: (s) => kubernetesRules(s),
+    rules: (s, node) => {
+      kubernetesRules(s);
+      // keepalived's VRRP is a bare IP protocol: the nftables table lets it in; the ufw
+      // script has no place for it (changing that script would re-run every ufw host's firewall).
+      if (s.enabled && s.controlPlaneEndpoint !== undefined && (s.controlPlaneEndpoint.mode ?? "keepalived") === "keepalived" && node.args.security?.firewall === "ufw") {
+        fail("controlPlaneEndpoint.mode", "keepalived needs VRRP through the firewall, which DebVisor adds to its nftables table only: use security.firewall nftables (the default) on Kubernetes nodes", "keepalived");
+      }
+    },
     clusterRules: (entries) => kubernetesClusterRules(entries as unknown as readonly KubernetesRuleEntry[]),
   },
   heldPackages: ["kubelet", "kubeadm", "kubectl"],
   buildCluster: (cluster) => buildKubernetesCluster(cluster),
   contribute: (args) => {
     const s = args.security ?? {};
+    const k = args.kubernetes ?? {};
     const nodePorts = (s.nodePorts === undefined ? undefined : parsePortRange(s.nodePorts)) ?? DEFAULT_NODE_PORTS;
     const rules: RoleRule[] = [
       { protocol: "tcp", ports: [6443, 6443], comment: "kube-apiserver" },
@@ -37,6 +46,8 @@ export const kubernetesLayer: LayerDescriptor = {
       { protocol: "udp", ports: [4789, 4789], comment: "calico-vxlan" },
       { protocol: "tcp", ports: [5473, 5473], comment: "calico-typha" },
       { protocol: "ipip", comment: "calico-ipip" },
+      // keepalived's VRRP between the control planes (unicast from the cluster networks).
+      ...(k.enabled && k.controlPlaneEndpoint !== undefined && (k.controlPlaneEndpoint.mode ?? "keepalived") === "keepalived" ? [{ protocol: "vrrp" as const, comment: "keepalived-vrrp" }] : []),
       ...(s.wireguard ? [{ protocol: "udp" as const, ports: [51820, 51821] as [number, number], comment: "calico-wireguard" }] : []),
     ];
     return { firewallRules: rules };

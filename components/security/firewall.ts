@@ -34,10 +34,13 @@ export interface FirewallPolicy {
   extraRules: FirewallRule[];
 }
 
+/** IP protocols without ports a layer may let in: IP-in-IP (Calico) and VRRP (keepalived's VIP). */
+export type BareProtocol = "ipip" | "vrrp";
+
 /** One resolved inbound rule: a port range of a protocol (or a bare IP protocol), from some networks. */
 export interface PortRule {
-  protocol: Protocol | "ipip";
-  /** [first, last]; absent for ipip. */
+  protocol: Protocol | BareProtocol;
+  /** [first, last]; absent for a bare IP protocol. */
   ports?: [number, number];
   from: string[];
   comment: string;
@@ -142,7 +145,7 @@ export function renderNftables(p: FirewallPolicy): string {
       const set = setFor(r.from, fam, r.comment);
       if (!set) continue;
       const src = `${fam === 4 ? "ip" : "ip6"} saddr @${set}`;
-      const match = r.protocol === "ipip" ? (fam === 4 ? "ip protocol ipip" : undefined) : `${r.protocol} dport ${portExpr(r.ports!)}`;
+      const match = r.protocol === "ipip" || r.protocol === "vrrp" ? (fam === 4 ? `ip protocol ${r.protocol}` : undefined) : `${r.protocol} dport ${portExpr(r.ports!)}`;
       if (match) body.push(`    ${src} ${match} accept comment ${nftString(r.comment)}`);
     }
   }
@@ -167,6 +170,8 @@ export function renderNftables(p: FirewallPolicy): string {
  * ufw rules as `ufw` arguments, in the canonical form `ufw show added` prints them,
  * so the step can add what is missing and delete what is no longer wanted.
  * IP-in-IP (protocol 4) has no ufw syntax: it goes into before.rules (see the script).
+ * VRRP has none either, and the ufw script does not place it: the Kubernetes layer refuses
+ * a keepalived VIP with the ufw backend (its rules), so none reaches here.
  */
 export function renderUfwRules(p: FirewallPolicy): { rules: string[]; ipipFrom: string[] } {
   const out: string[] = [];
@@ -176,6 +181,7 @@ export function renderUfwRules(p: FirewallPolicy): { rules: string[]; ipipFrom: 
       ipipFrom = r.from.filter((c) => family(c) === 4);
       continue;
     }
+    if (r.protocol === "vrrp") continue;
     const [a, b] = r.ports!;
     const port = a === b ? `${a}` : `${a}:${b}`;
     for (const src of r.from) out.push(`allow from ${src} to any port ${port} proto ${r.protocol} comment '${r.comment.replace(/'/g, "")}'`);

@@ -284,3 +284,27 @@ describe.skipIf(!hasShellcheck)("the Kubernetes scripts pass bash -n and shellch
     expect(r.stdout + r.stderr).toBe("");
   });
 });
+
+describe("keepalived's VRRP through the firewall", () => {
+  const securityStdin = (regs: { name: string; inputs: Record<string, any> }[], node: string) =>
+    stdinOf(regs.find((r) => r.name === `debvisor-${node}-security-apply`)!);
+
+  it("the nftables table lets VRRP in from the cluster networks on nodes of an enabled cluster with a keepalived VIP, and only there", async () => {
+    mocks.reset();
+    deployStack(haConfig(1), { readFile: fakeFiles });
+    const on = await mocks.settle();
+    for (const n of ["n1", "n4"]) expect(securityStdin(on, n)).toMatch(/ip saddr @\w+_v4 ip protocol vrrp accept comment "keepalived-vrrp"/);
+    mocks.reset();
+    deployStack(haConfig(1, { enabled: false }), { readFile: fakeFiles });
+    const off = await mocks.settle();
+    expect(securityStdin(off, "n1")).not.toContain("vrrp");
+  });
+
+  it("refuses a keepalived VIP on a node whose firewall is ufw (the ufw script has no place for VRRP), naming the field (the VIP's, in defaults)", () => {
+    const c = haConfig(1);
+    c.nodes[1].security = { firewall: "ufw" };
+    expect(() => loadStackConfig(c, { readFile: fakeFiles })).toThrow(/kubernetes\.controlPlaneEndpoint\.mode: keepalived needs VRRP through the firewall.*got "keepalived"/);
+    c.defaults.kubernetes.enabled = false;
+    expect(() => loadStackConfig(c, { readFile: fakeFiles })).not.toThrow();
+  });
+});
