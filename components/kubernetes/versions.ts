@@ -65,8 +65,13 @@ export const DEFAULTS = {
  */
 export const KUBERNETES_PINNED_PACKAGES = ["kubeadm", "kubelet", "kubectl"] as const;
 export const KUBERNETES_REPO_PACKAGES = ["cri-tools", "kubernetes-cni"] as const;
-/** Debian packages kubeadm's preflight looks for (which of them fail or only warn has changed between kubeadm versions: all are installed). */
-export const KUBERNETES_DEBIAN_PACKAGES = ["conntrack", "socat", "ethtool"] as const;
+/**
+ * Debian packages kubeadm's preflight looks for (which of them fail or only warn has changed
+ * between kubeadm versions: all are installed), and the tools the init and join scripts use
+ * (jq reads kubeadm's token list, openssl hashes the CA, curl checks a join token against
+ * the cluster's public cluster-info).
+ */
+export const KUBERNETES_DEBIAN_PACKAGES = ["conntrack", "socat", "ethtool", "jq", "openssl", "curl"] as const;
 /** keepalived and the health check's client, from Debian's archive (control planes with a VIP). */
 export const VIP_PACKAGES = ["keepalived", "curl"] as const;
 

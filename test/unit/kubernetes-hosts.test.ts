@@ -118,7 +118,7 @@ describe("kubernetes.enabled: the host steps", () => {
     expect(parts("n4")).toEqual(["repo", "packages", "kubelet"]);
     const apply = stdinOf(regs.find((r) => r.name === "debvisor-n4-kubernetes-apply")!);
     expect(apply).toContain("export DV_VERSIONS='kubeadm=1.34.4 kubelet=1.34.4 kubectl=1.34.4'");
-    expect(apply).toContain("export DV_PACKAGES='kubeadm kubelet kubectl cri-tools kubernetes-cni conntrack socat ethtool'");
+    expect(apply).toContain("export DV_PACKAGES='kubeadm kubelet kubectl cri-tools kubernetes-cni conntrack socat ethtool jq openssl curl'");
     expect(apply).toContain("export DV_HOLD='kubernetes-cni'");
     expect(apply).toContain("Package: kubeadm kubelet kubectl\nPin: version 1.34.4-*\nPin-Priority: 1001");
     expect(apply).toContain("deb [signed-by=/etc/apt/keyrings/debvisor-kubernetes.gpg] https://pkgs.k8s.io/core:/stable:/v1.34/deb/ /");
