@@ -9,6 +9,8 @@ export type Layer = string;
 export const PROFILES = {
   hyperconverged: ["base", "security", "network", "virtualization", "storage", "containers", "kubernetes"],
   compute: ["base", "security", "network", "virtualization", "containers", "kubernetes"],
+  /** Containers and Kubernetes without virtual machines or storage services (a worker, or a lean control plane). */
+  containers: ["base", "security", "network", "containers", "kubernetes"],
   storage: ["base", "security", "network", "storage"],
   minimal: ["base", "security"],
 } as const satisfies Record<string, readonly string[]>;

@@ -24,6 +24,7 @@ describe("profiles", () => {
     expect(man.PROFILES).toEqual({
       hyperconverged: ["base", "security", "network", "virtualization", "storage", "containers", "kubernetes"],
       compute: ["base", "security", "network", "virtualization", "containers", "kubernetes"],
+      containers: ["base", "security", "network", "containers", "kubernetes"],
       storage: ["base", "security", "network", "storage"],
       minimal: ["base", "security"],
     });

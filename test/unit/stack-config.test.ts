@@ -35,7 +35,7 @@ const INVALID: [string, Mutate, RegExp][] = [
   ["bad package name", (c) => (node(0)(c).packages = ["htop", "Not A Package"]), /nodes\[0\]\.packages\[1\]: not a Debian package name, got "Not A Package"/],
   ["bad mirror", (c) => (c.defaults.mirror = "deb.debian.org/debian"), /defaults\.mirror: not an http\(s\) URL, got "deb.debian.org\/debian"/],
   ["bad apt proxy", (c) => (c.defaults.aptProxy = "socks5://x:1080"), /defaults\.aptProxy: not an http\(s\) URL/],
-  ["unknown profile", (c) => (node(0)(c).profile = "gaming"), /nodes\[0\]\.profile: must be one of hyperconverged, compute, storage, minimal, got "gaming"/],
+  ["unknown profile", (c) => (node(0)(c).profile = "gaming"), /nodes\[0\]\.profile: must be one of hyperconverged, compute, containers, storage, minimal, got "gaming"/],
   ["bad locale", (c) => (c.defaults.locale = "C"), /defaults\.locale: must look like en_US.UTF-8, got "C"/],
   ["typo in a field name", (c) => (node(1)(c).adress = "10.0.0.1"), /nodes\[1\]\.adress: unknown field/],
   ["not an object", (c) => (c.nodes[0] = "n1"), /nodes\[0\]: .*got "n1"/],
