@@ -9,3 +9,5 @@ const outputs = stackOutputs(cluster);
 export const nodes = outputs.nodes;
 /** The Ceph cluster, when the stack has one: fsid, monitors, CSI client keys (secret). */
 export const ceph = outputs.ceph;
+/** The Kubernetes cluster DebVisor set up (`kubernetes.enabled`): its admin kubeconfig (secret). */
+export const kubernetes = outputs.kubernetes;

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { DebVisorCluster } from "../components/index.js";
 import type { CephCluster } from "../components/storage/index.js";
+import type { KubernetesClusterPlan } from "../components/kubernetes/cluster.js";
 import { setFlagsFromString } from "node:v8";
 import { loadStackConfig, type LoadOptions } from "./load.js";
 
@@ -26,8 +27,8 @@ function boundHeapGrowth(): void {
 
 /**
  * The stack outputs: what each node now is (its SSH `port` tells the next run where sshd
- * listens), and the Ceph cluster (fsid, monitors; the CSI client keys as secrets) when
- * there is one.
+ * listens), the Ceph cluster (fsid, monitors; the CSI client keys as secrets) when there is
+ * one, and the Kubernetes cluster's admin kubeconfig (secret) when DebVisor set one up.
  */
 export function stackOutputs(cluster: DebVisorCluster) {
   const ceph = (cluster.services.storage as { ceph?: CephCluster } | undefined)?.ceph;
@@ -36,7 +37,12 @@ export function stackOutputs(cluster: DebVisorCluster) {
       address: node.address, port: node.port, profile: node.profile, facts: node.facts, ...(node.preseed !== undefined ? { preseed: node.preseed } : {}),
     }]),
   );
-  return { nodes, ...(ceph ? { ceph: { fsid: ceph.fsid, monitors: ceph.monitors, clientKeys: ceph.clientKeys, osdNodes: ceph.osdNodes } } : {}) };
+  const kubeconfig = (cluster.services.kubernetes as KubernetesClusterPlan | undefined)?.kubeconfig;
+  return {
+    nodes,
+    ...(ceph ? { ceph: { fsid: ceph.fsid, monitors: ceph.monitors, clientKeys: ceph.clientKeys, osdNodes: ceph.osdNodes } } : {}),
+    ...(kubeconfig ? { kubernetes: { kubeconfig } } : {}),
+  };
 }
 
 /**

@@ -21,7 +21,7 @@ const mocks = await installMocks({
     return "";
   },
 });
-const { deployStack, loadStackConfig } = await import("../../stacks/index.js");
+const { deployStack, loadStackConfig, stackOutputs } = await import("../../stacks/index.js");
 const k8sModule = await import("../../components/kubernetes/index.js");
 const { renderKeepalivedConf, renderPartsPayload, kubernetesNodeParts } = { ...k8sModule, ...(await import("../../components/host/index.js")) };
 type Plan = import("../../components/kubernetes/cluster.js").KubernetesClusterPlan;
@@ -57,6 +57,7 @@ describe("kubernetes.enabled off (the default)", () => {
     const k = off.cluster.services.kubernetes as Plan;
     expect(k.plan.controlPlanes.map((n) => n.name)).toEqual(["n1", "n2", "n3"]);
     expect(k.kubeconfig).toBeUndefined();
+    expect(stackOutputs(off.cluster).kubernetes).toBeUndefined();
     expect(() => k.provider()).toThrow(/kubernetes\.enabled is off/);
   });
 });
@@ -165,6 +166,10 @@ describe("kubernetes.enabled: the host steps", () => {
     expect(await (k.kubeconfig as any).isSecret).toBe(true);
     expect(await (k.kubeconfig as any).promise()).toBe(KUBECONFIG);
     expect(await (k.cluster!.caCertHash as any).promise()).toBe(CA_HASH);
+    // ... and the stack's outputs, as a secret.
+    const out = stackOutputs(cluster).kubernetes!;
+    expect(await (out.kubeconfig as any).isSecret).toBe(true);
+    expect(await (out.kubeconfig as any).promise()).toBe(KUBECONFIG);
   });
 
   it("the tokens step mints for every node but the first control plane, with a TTL of an hour at most", async () => {
