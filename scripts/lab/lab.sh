@@ -13,6 +13,7 @@
 #   npm run lab -- reset <host>...
 #   npm run lab -- reset-hostkey <host>
 #   npm run lab -- link <vm> <nic> up|down
+#   npm run lab -- kubernetes up|down|status   (scripts/lab/kubernetes.sh)
 #
 # Runs as root. State lives in $DEBVISOR_LAB_DIR (default /var/lib/debvisor-lab).
 set -euo pipefail
@@ -60,6 +61,9 @@ usage: npm run lab -- <command> [options]    (or: bash scripts/lab/lab.sh ...; a
   reset-hostkey <host>
         give a host new SSH host keys WITHOUT updating known_hosts/hostkeys
         (for tests that a changed host key is refused)
+  kubernetes up|down|status
+        serve the Kubernetes artifacts (npm run toolchain:kubernetes) to the hosts:
+        image registry $LAB_GW:5000, apt repository http://$LAB_GW:3143/kubernetes/
   link <vm> <nic> up|down
         plug or pull the cable of a VM's NIC (eth0, eth1, ...) from the machine's
         side: the guest sees its carrier go, the tap device goes down
@@ -580,6 +584,7 @@ main() {
     reset) cmd_reset "$@" ;;
     reset-hostkey) cmd_reset_hostkey "$@" ;;
     link) cmd_link "$@" ;;
+    kubernetes) exec bash "$LAB_SRC/kubernetes.sh" "$@" ;;
     help | -h | --help) usage ;;
     *)
       usage >&2
