@@ -29,6 +29,8 @@ LOG="$KDIR/artifacts.log"
 APT_PROXY=http://$LAB_SERVE_ADDR:3142
 DEBIAN_MIRROR=http://deb.debian.org/debian
 IMAGE_PATH=/usr/local/bin:/usr/bin:/bin
+# kube-proxy runs iptables, nft and conntrack, which Debian installs in /usr/sbin.
+KUBE_PROXY_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 REG_PID=
 cleanup() { if [[ -n $REG_PID ]]; then kill "$REG_PID" 2>/dev/null || true; fi; }
 trap cleanup EXIT
@@ -300,7 +302,8 @@ busybox_layer() {
 }
 
 # make_image REF ENTRYPOINT CMD LAYER...: appended on an empty OCI base, then entrypoint,
-# cmd (comma-separated, may be empty), PATH and platform set; saved as an OCI layout.
+# cmd (comma-separated, may be empty), PATH ($IMAGE_PATH unless PATH_FOR is set) and
+# platform set; saved as an OCI layout.
 make_image() {
   local ref=$1 entry=$2 cmd=$3 flags=() l dir
   shift 3
@@ -318,7 +321,7 @@ make_image() {
     "$crane" pull --insecure --format oci "$reg/$ref" "$dir.part"
     rm -rf "$dir"
     mv "$dir.part" "$dir"
-  ' _ "$CRANE" "$BUILD_REG" "$ref" "$entry" "$cmd" "$IMAGE_PATH" "$KIMAGES/$(echo "$ref" | tr '/:' '__')" "${flags[@]}"
+  ' _ "$CRANE" "$BUILD_REG" "$ref" "$entry" "$cmd" "${PATH_FOR:-$IMAGE_PATH}" "$KIMAGES/$(echo "$ref" | tr '/:' '__')" "${flags[@]}"
   dir=$(echo "$ref" | tr '/:' '__')
   printf '%s\t%s\t%s\n' "$ref" "$dir" "$("$CRANE" digest --insecure "$BUILD_REG/$ref")" >>"$KIMAGES/images.tsv.part"
 }
@@ -332,7 +335,7 @@ stage_images() {
     exit 1
   }
   for n in k8s etcd coredns pause; do bins+=("$(manifest_get "bin-$n")"); done
-  key=$(hash_of stage_images make_image base_layer bin_layer busybox_layer layer_tar "$IMAGE_PATH" \
+  key=$(hash_of stage_images make_image base_layer bin_layer busybox_layer layer_tar "$IMAGE_PATH" "$KUBE_PROXY_PATH" \
     "$(manifest_get rootfs-kube-proxy)" "${bins[@]}" "$etcd_t" "$pause_t")
   if [[ -f $KIMAGES/images.tsv && $(manifest_get images) == "$key" ]]; then
     kstep "images: cached ($(wc -l <"$KIMAGES/images.tsv") in $KIMAGES)"
@@ -348,7 +351,7 @@ stage_images() {
     make_image "k8s/$c:$K8S_VERSION" "/usr/local/bin/$c" "" "$L/base.tar" "$L/$c.tar"
   done
   bin_layer "$L/kube-proxy.tar" "usr/local/bin/kube-proxy=$KBIN/kube-proxy"
-  make_image "k8s/kube-proxy:$K8S_VERSION" /usr/local/bin/kube-proxy "" "$BUILD/layers/kube-proxy-rootfs.tar" "$L/kube-proxy.tar"
+  PATH_FOR=$KUBE_PROXY_PATH make_image "k8s/kube-proxy:$K8S_VERSION" /usr/local/bin/kube-proxy "" "$BUILD/layers/kube-proxy-rootfs.tar" "$L/kube-proxy.tar"
   bin_layer "$L/etcd.tar" "usr/local/bin/etcd=$KBIN/etcd" "usr/local/bin/etcdctl=$KBIN/etcdctl"
   make_image "k8s/etcd:$etcd_t" /usr/local/bin/etcd "" "$L/base.tar" "$L/etcd.tar"
   bin_layer "$L/coredns.tar" "coredns=$KBIN/coredns"
@@ -367,6 +370,7 @@ stage_images() {
     grep -q "^k8s/$want	" "$KIMAGES/images.tsv" || { echo "error: kubeadm lists k8s/$want, not built" >&2; exit 1; }
   done
   manifest_set images "$key"
+  find "$BUILD/layers" -mindepth 1 -maxdepth 1 ! -name 'kube-proxy-rootfs.tar' -exec rm -rf {} + # kept: the Debian base
   kstep "images: $(wc -l <"$KIMAGES/images.tsv") OCI layouts in $KIMAGES ($(du -sh "$KIMAGES" | cut -f1))"
 }
 
@@ -437,7 +441,7 @@ stage_debs() {
   make_deb kubeadm "$K-$R" "kubelet (>= $K), kubectl (>= $K), cri-tools (>= $C), kubernetes-cni (>= 1.2.0)" "" \
     "Kubernetes cluster bootstrapping tool (kubeadm)" "$r/kubeadm"
 
-  rm -rf "$KDIR/debs"
+  rm -rf "$KDIR/debs" "$r"
   mv "$KDIR/debs.part" "$KDIR/debs"
   manifest_set debs "$key"
   kstep "debs: $(find "$KDIR/debs" -name '*.deb' -printf '%f ')($(du -sh "$KDIR/debs" | cut -f1))"
