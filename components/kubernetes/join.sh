@@ -42,9 +42,17 @@ fi
 dv_write_file "$config" 600 "$DV_JOIN_CONFIG" >/dev/null || true
 id=$(sed -n 's/^ *token: \([a-z0-9]\{6\}\)\..*/\1/p' "$config" | head -n 1)
 [ -n "$id" ] || dv_die "the join configuration of $DV_NODE holds no bootstrap token"
-# cluster-info is public (no credentials sent); the CA is pinned by kubeadm itself.
+# cluster-info is public (no credentials sent); the CA is pinned by kubeadm itself. The
+# controller manager signs it for a new token within seconds of its creation: a token
+# minted just now may not be there yet, so an absent signature is only believed after a minute.
+signed() { [[ $info == *"jws-kubeconfig-$id"* ]]; }
 if info=$(curl -sfk --max-time 15 "https://$DV_ENDPOINT/api/v1/namespaces/kube-public/configmaps/cluster-info" 2>/dev/null); then
-  if [[ $info != *"jws-kubeconfig-$id"* ]]; then
+  for _ in $(seq 1 12); do
+    signed && break
+    sleep 5
+    info=$(curl -sfk --max-time 15 "https://$DV_ENDPOINT/api/v1/namespaces/kube-public/configmaps/cluster-info" 2>/dev/null) || true
+  done
+  if ! signed; then
     rm -f "$config"
     dv_die "the bootstrap token of $DV_NODE (id $id) has expired or is gone: tokens live 1 h. Get a new one by running the tokens step again, which mints one for every node that has not joined: pulumi up --replace \"\$(pulumi stack --show-urns | grep -o 'urn:[^ ]*::$DV_TOKENS_STEP')\""
   fi

@@ -65,6 +65,14 @@ export function kubeadmPlan(members: readonly { name: string; address: string; s
 
 const hostPart = (address: string) => (isIP(address) === 6 ? `[${address}]` : address);
 
+/**
+ * What kubeadm init's own bootstrap token is described as, when DebVisor gives none: kubeadm
+ * mints it (init needs one for its cluster-info signature), it lives INIT_TOKEN_TTL, and the
+ * init step deletes it by this description (joins get short-lived tokens of their own).
+ */
+export const INIT_TOKEN_DESCRIPTION = "DebVisor: kubeadm init's own token, deleted after init";
+export const INIT_TOKEN_TTL = "15m0s";
+
 /** Secrets of `kubeadm init`, both optional: kubeadm mints a token itself when none is given. */
 export interface InitSecrets {
   /** A bootstrap token to create at init (`abcdef.0123456789abcdef`), valid for BOOTSTRAP_TOKEN_TTL. */
@@ -142,7 +150,15 @@ export function renderInitConfig(plan: KubeadmPlan, secrets: InitSecrets = {}): 
         usages: ["signing", "authentication"],
         groups: ["system:bootstrappers:kubeadm:default-node-token"],
       }],
-    } : {}),
+    } : {
+      // No token value: kubeadm generates one; ours are the description and a short life.
+      bootstrapTokens: [{
+        description: INIT_TOKEN_DESCRIPTION,
+        ttl: INIT_TOKEN_TTL,
+        usages: ["signing", "authentication"],
+        groups: ["system:bootstrappers:kubeadm:default-node-token"],
+      }],
+    }),
     ...(secrets.certificateKey !== undefined ? { certificateKey: secrets.certificateKey } : {}),
     localAPIEndpoint: apiEndpoint(first),
     nodeRegistration: nodeRegistration(plan, first),

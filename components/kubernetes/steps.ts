@@ -1,5 +1,5 @@
 import { stepSpec } from "../host/remote-step.js";
-import { BOOTSTRAP_TOKEN_TTL, type KubeadmPlan } from "./kubeadm.js";
+import { BOOTSTRAP_TOKEN_TTL, INIT_TOKEN_DESCRIPTION, type KubeadmPlan } from "./kubeadm.js";
 import { VIP_CHECK_PATH, packageVersion, renderAptSource, renderKeepalivedConf, renderKubernetesAptPin, renderVipCheck, type VipMember } from "./render.js";
 import { DEFAULTS, KUBERNETES_DEBIAN_PACKAGES, KUBERNETES_PINNED_PACKAGES, KUBERNETES_REPO_PACKAGES, VIP_PACKAGES } from "./versions.js";
 
@@ -43,6 +43,7 @@ export const initStep = (plan: KubeadmPlan, config: string, waitSeconds = 300) =
   DV_ENDPOINT: plan.endpoint,
   DV_UPLOAD_CERTS: plan.controlPlanes.length > 1 ? "1" : "0",
   DV_WAIT: String(waitSeconds),
+  DV_INIT_TOKEN_DESCRIPTION: INIT_TOKEN_DESCRIPTION,
 });
 
 /** `kubernetes/tokens.sh`: the join secrets of every node but the first control plane. */

@@ -84,10 +84,10 @@ Remap-debrep: file:deb_mirror*.gz /debian ; file:backends_debian
 Remap-secdeb: security.debian.org security.debian.org/debian-security deb.debian.org/debian-security /debian-security cdn-fastly.deb.debian.org/debian-security ; deb.debian.org/debian-security security.debian.org
 ReportPage: acng-report.html
 # The lab's own Kubernetes apt repository (npm run lab -- kubernetes up) on the bridge's
-# port 3143: hosts reach it through this proxy like any repository, and it is never cached
-# (a rebuilt package keeps its name and version but not its checksum).
+# port 3143: hosts reach it through this proxy like any repository. (Its packages are
+# cached like Debian's: with DontCache, big transfers to busy VMs failed half-way;
+# "lab kubernetes up" drops the cached copies, since a rebuilt package keeps its version.)
 AllowUserPorts: 80 3143
-DontCache: $LAB_GW:3143
 EOF
   printf '%s/\n' "$LAB_MIRROR" >"$d/conf/backends_debian"
   if proxy_answers; then

@@ -125,6 +125,9 @@ cmd_up() {
   [[ -x $python ]] || python=$(command -v python3) || die "python3 is needed to serve the apt repository"
   start_service "$REPO_UNIT" "$python" -m http.server --bind "$LAB_SERVE_ADDR" --directory "$KREPO" "$LAB_REPO_PORT"
   wait_url "${LAB_REPO_URL}InRelease" "the apt repository" "$REPO_UNIT"
+  # The lab's apt proxy caches this repository's packages (by host, without the port): a
+  # rebuild keeps their versions but not their checksums, so the cached copies go.
+  rm -rf "${LAB_DIR:?}/acng/cache/$LAB_SERVE_ADDR/kubernetes"
   cmd_status
 }
 

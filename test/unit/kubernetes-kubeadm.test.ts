@@ -65,7 +65,10 @@ describe("kubeadm v1beta4 init configuration", () => {
   });
   it("leaves tokens to kubeadm when none is given, and the image repository and CoreDNS tag to kubeadm's defaults", () => {
     const [init, cluster] = docs(kubeadm.renderInitConfig(single));
-    expect(init.bootstrapTokens).toBeUndefined();
+    expect(init.bootstrapTokens).toEqual([{
+      description: "DebVisor: kubeadm init's own token, deleted after init", ttl: "15m0s",
+      usages: ["signing", "authentication"], groups: ["system:bootstrappers:kubeadm:default-node-token"],
+    }]);
     expect(init.certificateKey).toBeUndefined();
     expect(cluster.imageRepository).toBeUndefined();
     expect(cluster.dns).toBeUndefined();
