@@ -280,14 +280,21 @@ kube_proxy_rootfs() {
   kstep "kube-proxy base: $(du -h "$tar" | cut -f1)"
 }
 
-# busybox for the lab's test images: Debian's busybox-static .deb (this machine's release).
+# busybox for the lab's test images: trixie's busybox-static (the lab's Kubernetes VMs run
+# trixie; this machine's bookworm busybox segfaulted in wget resolving a Service name in a
+# pod), extracted by mmdebstrap, through the lab's apt proxy when it answers.
 busybox_layer() {
-  local d=$BUILD/layers/busybox deb a
-  rm -rf "$d" "$BUILD/debs-in"
-  mkdir -p "$d/bin" "$d/www" "$BUILD/debs-in"
-  run "busybox: apt-get download busybox-static" bash -c 'cd "$1" && apt-get download busybox-static' _ "$BUILD/debs-in"
-  deb=$(find "$BUILD/debs-in" -name 'busybox-static_*.deb' | head -n1)
-  dpkg-deb --fsys-tarfile "$deb" | tar -xO ./bin/busybox >"$d/bin/busybox"
+  local d=$BUILD/layers/busybox a tar=$BUILD/layers/busybox-rootfs.tar opts=()
+  rm -rf "$d" "$tar"
+  mkdir -p "$d/bin" "$d/www"
+  if curl -fsS -o /dev/null --max-time 3 "$APT_PROXY/acng-report.html" 2>/dev/null; then
+    opts+=(--aptopt="Acquire::http::Proxy \"$APT_PROXY\"")
+  fi
+  run "busybox: busybox-static of trixie (mmdebstrap --variant=extract)" \
+    mmdebstrap --variant=extract --mode=root --format=tar --include=busybox-static "${opts[@]}" --skip=output/dev \
+    trixie "$tar" "deb $DEBIAN_MIRROR trixie main"
+  tar -xOf "$tar" ./usr/bin/busybox >"$d/bin/busybox" 2>/dev/null || tar -xOf "$tar" ./bin/busybox >"$d/bin/busybox"
+  [[ -s $d/bin/busybox ]] || die "no busybox binary in trixie's busybox-static"
   chmod 0755 "$d/bin/busybox"
   for a in $("$d/bin/busybox" --list); do
     [[ $a == busybox ]] || ln -s busybox "$d/bin/$a"
@@ -298,7 +305,8 @@ busybox_layer() {
   printf 'root:x:0:\nnogroup:x:65534:\n' >"$d/etc/group"
   chmod 1777 "$d/tmp"
   layer_tar "$BUILD/layers/busybox.tar" "$d"
-  basename "$deb" >"$BUILD/layers/busybox.from"
+  printf 'busybox-static (trixie) %s\n' "$("$d/bin/busybox" 2>&1 | head -n 1)" >"$BUILD/layers/busybox.from"
+  rm -f "$tar"
 }
 
 # make_image REF ENTRYPOINT CMD LAYER...: appended on an empty OCI base, then entrypoint,
