@@ -14,7 +14,7 @@
 #
 # Under systemd each is a transient unit (debvisor-lab-registry,
 # debvisor-lab-kubernetes-repo); on a machine without systemd as PID 1 they are
-# setsid processes with pid files in $LAB_DIR/run/ and logs in $LAB_DIR/log/.
+# setsid processes with pid files in $LAB_DIR/serve/ and logs in $LAB_DIR/log/.
 set -euo pipefail
 export PATH=$PATH:/usr/sbin:/sbin
 
@@ -26,6 +26,9 @@ export PATH=$PATH:/usr/sbin:/sbin
 REGISTRY_UNIT=debvisor-lab-registry
 REPO_UNIT=debvisor-lab-kubernetes-repo
 REGISTRY_DIR="$DEBVISOR_CACHE/kubernetes/registry"
+# pid files of the setsid services: not in the lab's run/, which "lab down" removes while
+# they keep running (they outlive a lab down and serve again when the bridge is back).
+SERVE_DIR=$LAB_DIR/serve
 KEYRING_URL="${LAB_REPO_URL}Release.key"
 
 [[ $LAB_GW == "$LAB_SERVE_ADDR" ]] || die "lab bridge address $LAB_GW differs from $LAB_SERVE_ADDR (scripts/toolchain/kubernetes/lib.sh)"
@@ -41,9 +44,9 @@ service_pid() {
     return 0
   fi
   # Ours if it runs with the arguments we gave (argv[0] may have been rewritten by a wrapper).
-  pid=$(cat "$RUN_DIR/$1.pid" 2>/dev/null || true)
+  pid=$(cat "$SERVE_DIR/$1.pid" 2>/dev/null || true)
   [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null &&
-    [[ $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -d' ' -f2-) == "$(cut -d' ' -f2- "$RUN_DIR/$1.cmd" 2>/dev/null) " ]] &&
+    [[ $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -d' ' -f2-) == "$(cut -d' ' -f2- "$SERVE_DIR/$1.cmd" 2>/dev/null) " ]] &&
     printf '%s' "$pid"
   return 0
 }
@@ -54,21 +57,21 @@ start_service() {
   shift
   pid=$(service_pid "$name")
   if [[ -n $pid ]]; then
-    if have_systemd || [[ $(cat "$RUN_DIR/$name.cmd") == "$*" ]]; then
+    if have_systemd || [[ $(cat "$SERVE_DIR/$name.cmd") == "$*" ]]; then
       log "$name: running (pid $pid)"
       return 0
     fi
     stop_service "$name" # another command line (another version's artifacts)
   fi
-  mkdir -p "$RUN_DIR" "$LOG_DIR"
+  mkdir -p "$SERVE_DIR" "$LOG_DIR"
   if have_systemd; then
     systemctl reset-failed "$name.service" 2>/dev/null || true
     systemd-run --quiet --unit "$name" --description "DebVisor lab: $name" \
       -p Restart=on-failure -p RestartSec=2 "$@" 9>&-
   else
-    printf '%s' "$*" >"$RUN_DIR/$name.cmd"
+    printf '%s' "$*" >"$SERVE_DIR/$name.cmd"
     setsid "$@" >>"$LOG_DIR/$name.log" 2>&1 </dev/null 9>&- &
-    echo $! >"$RUN_DIR/$name.pid"
+    echo $! >"$SERVE_DIR/$name.pid"
   fi
   log "$name: started"
 }
@@ -84,14 +87,20 @@ stop_service() {
       kill "$pid"
       for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     fi
-    rm -f "$RUN_DIR/$name.pid" "$RUN_DIR/$name.cmd"
+    rm -f "$SERVE_DIR/$name.pid" "$SERVE_DIR/$name.cmd"
   fi
   log "$name: stopped"
 }
 
 wait_url() { # URL WHAT LOGNAME
   for _ in $(seq 100); do
-    curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null && return 0
+    if curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null; then
+      # Answered: by ours, not by a process this script did not start (ours then dies
+      # on "address already in use" at once: look again a second later).
+      sleep 1
+      [[ -n $(service_pid "$3") ]] && return 0
+      die "$2 at $1 answers, but not from the process this script started: another one holds the address (stop it; log: $LOG_DIR/$3.log)"
+    fi
     sleep 0.2
   done
   die "$2 does not answer at $1 (log: $(have_systemd && echo "journalctl -u $3" || echo "$LOG_DIR/$3.log"))"
