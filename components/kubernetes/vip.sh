@@ -1,15 +1,10 @@
+# @include host/include/apt.sh
 # The control-plane VIP: keepalived from Debian, one VRRP instance whose priority drops
 # while the local kube-apiserver does not answer (the health check). The config is tested
 # before keepalived reloads it. Params: DV_VIP_PACKAGES (from Debian's archive),
 # DV_KEEPALIVED_CONF, DV_CHECK_PATH, DV_CHECK_SCRIPT.
 read -r -a pkgs <<<"$DV_VIP_PACKAGES"
-for p in "${pkgs[@]}"; do
-  if ! dv_installed "$p" && ! apt-cache show "$p" >/dev/null 2>&1; then
-    dv_apt_update
-    break
-  fi
-done
-dv_install "${pkgs[@]}"
+dv_install_refreshed "${pkgs[@]}"
 
 reload=false
 if dv_write_file "$DV_CHECK_PATH" 755 "$DV_CHECK_SCRIPT"; then reload=true; fi

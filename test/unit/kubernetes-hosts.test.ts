@@ -285,7 +285,8 @@ describe.skipIf(!hasShellcheck)("the Kubernetes scripts pass bash -n and shellch
   it("a control plane's multi-part payload", () => {
     const args = loadStackConfig(haConfig(0), { readFile: fakeFiles });
     const plan = k8sModule.kubeadmPlan(args.nodes.map((n: any) => ({ name: n.name, address: n.host.address, settings: n.kubernetes })));
-    const r = spawnSync("shellcheck", ["-s", "bash", "-"], { input: renderPartsPayload("kubernetes", kubernetesNodeParts(plan, "n1")), encoding: "utf8" });
+    // SC2317: a part that includes a shared helper file (apt.sh) leaves some of its functions unused.
+    const r = spawnSync("shellcheck", ["-s", "bash", "-e", "SC2317", "-"], { input: renderPartsPayload("kubernetes", kubernetesNodeParts(plan, "n1")), encoding: "utf8" });
     expect(r.stdout + r.stderr).toBe("");
   });
 });
