@@ -11,9 +11,10 @@ stack=bench-preview
 config=Pulumi.$stack.yaml
 export PULUMI_CONFIG_PASSPHRASE=debvisor-bench-preview DEBVISOR_SKIP_BUILD=1
 key=ssh-ed25519\ AAAAC3NzaC1lZDI1NTE5AAAAIHq9rJ2m0o0n9X0N3m2yYb1V5c6dE7fG8hI9jK0lM1nO
-keyfile=$(mktemp)
-trap 'rm -f "$keyfile" "$config"; bash scripts/pulumi.sh stack rm --yes --force --stack "$stack" >/dev/null 2>&1 || true' EXIT
-printf -- '-----BEGIN OPENSSH PRIVATE KEY-----\nbench\n-----END OPENSSH PRIVATE KEY-----\n' >"$keyfile"
+keydir=$(mktemp -d)
+keyfile=$keydir/id_ed25519
+trap 'rm -rf "$keydir" "$config"; bash scripts/pulumi.sh stack rm --yes --force --stack "$stack" >/dev/null 2>&1 || true' EXIT
+ssh-keygen -q -t ed25519 -N '' -C bench-preview -f "$keyfile" # the provider checks that it parses
 
 bash scripts/pulumi.sh stack rm --yes --force --stack "$stack" >/dev/null 2>&1 || true
 bash scripts/pulumi.sh stack init "$stack" >/dev/null
