@@ -1,7 +1,7 @@
 import { DEFAULT_NODE_PORTS, parsePortRange, type RoleRule } from "../security/firewall.js";
 import type { LayerDescriptor } from "../layer.js";
 import { fail } from "../config/problems.js";
-import { kubernetesClusterRules, kubernetesRules, kubernetesSchema, type KubernetesRuleEntry } from "./schema.js";
+import { kubernetesClusterRules, kubernetesRules, kubernetesSchema, resolveKubernetes, type KubernetesRuleEntry, type KubernetesSettings } from "./schema.js";
 import { buildKubernetesCluster } from "./cluster.js";
 
 /**
@@ -15,6 +15,12 @@ import { buildKubernetesCluster } from "./cluster.js";
  * Calico ports (NodePort range and WireGuard from the node's `security` settings), and its
  * packages held.
  */
+/** Does keepalived move this cluster's VIP (enabled, with a keepalived controlPlaneEndpoint)? Then VRRP must pass the firewall. */
+function runsKeepalived(s: KubernetesSettings = {}): boolean {
+  const r = resolveKubernetes(s);
+  return r.enabled && r.controlPlaneEndpoint?.mode === "keepalived";
+}
+
 export const kubernetesLayer: LayerDescriptor = {
   name: "kubernetes",
   settings: {
@@ -24,7 +30,7 @@ export const kubernetesLayer: LayerDescriptor = {
       kubernetesRules(s);
       // keepalived's VRRP is a bare IP protocol: the nftables table lets it in; the ufw
       // script has no place for it (changing that script would re-run every ufw host's firewall).
-      if (s.enabled && s.controlPlaneEndpoint !== undefined && (s.controlPlaneEndpoint.mode ?? "keepalived") === "keepalived" && node.args.security?.firewall === "ufw") {
+      if (runsKeepalived(s) && node.args.security?.firewall === "ufw") {
         fail("controlPlaneEndpoint.mode", "keepalived needs VRRP through the firewall, which DebVisor adds to its nftables table only: use security.firewall nftables (the default) on Kubernetes nodes", "keepalived");
       }
     },
@@ -34,7 +40,6 @@ export const kubernetesLayer: LayerDescriptor = {
   buildCluster: (cluster) => buildKubernetesCluster(cluster),
   contribute: (args) => {
     const s = args.security ?? {};
-    const k = args.kubernetes ?? {};
     const nodePorts = (s.nodePorts === undefined ? undefined : parsePortRange(s.nodePorts)) ?? DEFAULT_NODE_PORTS;
     const rules: RoleRule[] = [
       { protocol: "tcp", ports: [6443, 6443], comment: "kube-apiserver" },
@@ -47,7 +52,7 @@ export const kubernetesLayer: LayerDescriptor = {
       { protocol: "tcp", ports: [5473, 5473], comment: "calico-typha" },
       { protocol: "ipip", comment: "calico-ipip" },
       // keepalived's VRRP between the control planes (unicast from the cluster networks).
-      ...(k.enabled && k.controlPlaneEndpoint !== undefined && (k.controlPlaneEndpoint.mode ?? "keepalived") === "keepalived" ? [{ protocol: "vrrp" as const, comment: "keepalived-vrrp" }] : []),
+      ...(runsKeepalived(args.kubernetes) ? [{ protocol: "vrrp" as const, comment: "keepalived-vrrp" }] : []),
       ...(s.wireguard ? [{ protocol: "udp" as const, ports: [51820, 51821] as [number, number], comment: "calico-wireguard" }] : []),
     ];
     return { firewallRules: rules };
