@@ -141,6 +141,10 @@ provider() {
   elif online; then
     logged "installing $bin v$version" pulumi plugin install resource "$name" "$version" ||
       die "pulumi plugin install resource $name $version failed; full log: $LOG"
+  elif [[ "$name" == kubernetes ]]; then
+    # An 11-minute, 4 GB build that only Kubernetes clusters need: its own command.
+    step "SKIP $bin v$version: not built by setup; npm run toolchain:kubernetes builds it (scripts/toolchain/kubernetes/provider.sh, ~11 min cold)"
+    MISSING+=("$name")
   elif [[ -n "$4" ]]; then
     go_env
     step "building $bin v$version from $3@$4 ..."

@@ -2,7 +2,8 @@ import type * as pulumi from "@pulumi/pulumi";
 import type * as k8s from "@pulumi/kubernetes";
 import type { ClusterContext } from "../layer.js";
 import { KubernetesCluster } from "./hosts.js";
-import { addonCharts, type ChartRelease, type KubernetesCephInputs } from "./addons.js";
+import { trusted } from "../config/trusted.js";
+import { KubernetesAddons, addonCharts, type ChartRelease, type KubernetesCephInputs } from "./addons.js";
 import { kubeadmInitConfig, kubeadmJoinConfig, kubeadmPlan, renderInitConfig, type KubeadmPlan } from "./kubeadm.js";
 
 /**
@@ -10,9 +11,10 @@ import { kubeadmInitConfig, kubeadmJoinConfig, kubeadmPlan, renderInitConfig, ty
  * the cluster's plan and its kubeadm configs, rendered, and the chart releases the add-ons
  * would install, built and checked. With `kubernetes.enabled` it also registers the host
  * steps (`KubernetesCluster`: each node's `<node>-kubernetes-apply`, then `<cluster>-k8s-init`,
- * `-tokens`, `-join-<node>`) and offers the admin kubeconfig and a provider made from it
- * (`new KubernetesAddons(name, { provider: k.provider(), settings, ceph })`). Without it,
- * nothing is registered: the lab's container hosts cannot run a kubelet.
+ * `-tokens`, `-join-<node>`), offers the admin kubeconfig and a provider made from it, and
+ * (unless `addons: false`) creates the cluster objects through that provider
+ * (`<cluster>-k8s-addons`: `KubernetesAddons` with the storage layer's Ceph cluster). Without
+ * it, nothing is registered: the lab's container hosts cannot run a kubelet.
  */
 export interface KubernetesClusterPlan {
   /** Control planes (the first runs `kubeadm init`), workers, the API endpoint, the resolved settings. */
@@ -32,6 +34,8 @@ export interface KubernetesClusterPlan {
   ceph?: KubernetesCephInputs;
   /** The host steps (`kubernetes.enabled`); undefined when the layer only renders. */
   cluster?: KubernetesCluster;
+  /** The cluster objects (CSI namespaces, ConfigMaps, Secrets, StorageClasses; charts), when enabled with `addons`. */
+  addons?: KubernetesAddons;
   /** The admin kubeconfig (secret), when enabled. */
   kubeconfig?: pulumi.Output<string>;
   /**
@@ -58,8 +62,15 @@ export function buildKubernetesCluster(cluster: ClusterContext): KubernetesClust
       members: cluster.members.map((m) => ({ name: m.name, resourceName: `${cluster.name}-${m.name}`, node: m.node, host: m.host, after: m.ready })),
     }, { parent: cluster.parent })
     : undefined;
+  // Every member carries the same cluster-wide settings (kubernetesClusterRules checked it).
+  const addons = hosts && plan.settings.addons
+    ? new KubernetesAddons(`${cluster.name}-k8s-addons`, trusted({
+      provider: hosts.provider(), settings: cluster.members[0].args.kubernetes ?? {}, ceph, nodeCount: cluster.members.length,
+    }), { parent: cluster.parent })
+    : undefined;
   return {
     ...(hosts ? { cluster: hosts, kubeconfig: hosts.kubeconfig } : {}),
+    ...(addons ? { addons } : {}),
     provider: () => {
       if (hosts === undefined) throw new Error("kubernetes.enabled is off: DebVisor set up no cluster, so there is no kubeconfig to make a provider from");
       return hosts.provider();

@@ -113,6 +113,7 @@ export const kubernetesSchema = z.strictObject({
     zfsPools: z.array(z.string().regex(ZFS_POOL_NAME, "not a ZFS pool name"), { error: "must be a list of ZFS pool names" }).optional(),
   }, { error: "must be an object" }).optional(),
   reclaimPolicy: z.enum(RECLAIM_POLICIES, { error: "must be Retain or Delete" }).optional(),
+  addons: bool.optional(),
   charts: bool.optional(),
   chartSources: z.strictObject(Object.fromEntries(CHART_KEYS.map((k) => [k, chartSourceSchema.optional()])) as Record<ChartKey, z.ZodOptional<typeof chartSourceSchema>>, { error: "must be an object" }).optional(),
 }, { error: "must be an object" });
@@ -137,6 +138,8 @@ export interface ResolvedKubernetes {
   calico: { encapsulation: (typeof CALICO_ENCAPSULATIONS)[number]; bgp: boolean; interface: string; mtu?: number };
   csi: { cephRbd: boolean; cephFs: boolean; zfsPools: string[] };
   reclaimPolicy: (typeof RECLAIM_POLICIES)[number];
+  /** Whether the cluster objects (`KubernetesAddons`) are created through the Kubernetes provider once the cluster is up. */
+  addons: boolean;
   charts: boolean;
   chartSources: Record<ChartKey, ChartPin>;
 }
@@ -167,6 +170,7 @@ export function resolveKubernetes(s: KubernetesSettings = {}): ResolvedKubernete
     },
     csi: { cephRbd: s.csi?.cephRbd ?? true, cephFs: s.csi?.cephFs ?? true, zfsPools: s.csi?.zfsPools ?? [] },
     reclaimPolicy: s.reclaimPolicy ?? DEFAULTS.reclaimPolicy,
+    addons: s.addons ?? true,
     charts: s.charts ?? true,
     chartSources: Object.fromEntries(CHART_KEYS.map((k) => [k, { ...CHARTS[k], ...s.chartSources?.[k] }])) as Record<ChartKey, ChartPin>,
   };
@@ -228,7 +232,7 @@ export interface KubernetesRuleEntry {
 /** Settings every node of a cluster must agree on (set them in `defaults.kubernetes`). */
 export const CLUSTER_WIDE_KEYS = [
   "enabled", "packageRepository", "version", "clusterName", "podCidr", "serviceCidr", "dnsDomain", "controlPlaneEndpoint", "controlPlaneWorkloads",
-  "imageRepository", "dnsImageTag", "calico", "csi", "reclaimPolicy", "charts", "chartSources",
+  "imageRepository", "dnsImageTag", "calico", "csi", "reclaimPolicy", "addons", "charts", "chartSources",
 ] as const satisfies readonly (keyof KubernetesSettings)[];
 
 /**

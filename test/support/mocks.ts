@@ -14,6 +14,8 @@ export interface Registration {
   inputs: Record<string, any>;
   /** Names of the resources it depends on (dependsOn and inputs' resources), as sent to the engine. */
   dependsOn: string[];
+  /** Name of the explicit provider ("" for the default one). */
+  provider: string;
   /** Resource options as sent to the engine. */
   options: { version: string; replaceOnChanges: string[]; additionalSecretOutputs: string[] };
 }
@@ -56,6 +58,8 @@ export async function installMocks(options: { preview?: boolean; stack?: string;
       type: req.getType(), name: req.getName(), parent: req.getParent(), custom: req.getCustom(),
       raw: req.getObject().toJavaScript(),
       dependsOn: (req.getDependenciesList() as string[]).map((u) => u.split("::").pop()!),
+      // A provider reference is "<urn>::<id>": the name is the URN's last part.
+      provider: String(req.getProvider() ?? "").split("::").slice(-2, -1)[0] ?? "",
       options: { version: req.getVersion(), replaceOnChanges: req.getReplaceonchangesList(), additionalSecretOutputs: req.getAdditionalsecretoutputsList() },
     });
     return register(req, cb);

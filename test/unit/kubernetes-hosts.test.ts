@@ -11,9 +11,12 @@ const TOKEN = (i: number) => `tok00${i}.${String(i).repeat(16)}`;
 const CERT_KEY = "c0ffee".repeat(10) + "c0ff";
 const CA_HASH = `sha256:${"ab".repeat(32)}`;
 const KUBECONFIG = "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: https://10.213.0.10:6443\n  name: debvisor\n";
+const RBD_KEY = "AQBrbdCANARY0000000000000000000000000000==";
 const b64 = (s: string) => Buffer.from(s).toString("base64");
 const mocks = await installMocks({
   stdout: (name) => {
+    if (name === "debvisor-ceph-bootstrap") return ["fsid=0b3c6a6e-1111-4222-8333-944455556666", "key.mon=AQBmon==", "key.admin=AQBadmin==", "key.bootstrap-osd=AQBosd=="].map((f) => `@fact ceph.${f}\n`).join("");
+    if (name === "debvisor-ceph-pools") return `@fact ceph.key.client.kubernetes=${RBD_KEY}\n@fact ceph.key.client.kubernetes-cephfs=AQBcephfs==\n`;
     if (name.endsWith("-k8s-init")) return `@changed ran kubeadm init\n@fact ca_cert_hash=${CA_HASH}\n@fact kubeconfig=${b64(KUBECONFIG)}\n`;
     if (name.endsWith("-k8s-tokens")) {
       return [2, 3, 4, 5].map((i) => `@fact join.n${i}.token=${TOKEN(i)}\n${i <= 3 ? `@fact join.n${i}.certificate_key=${CERT_KEY}\n` : ""}`).join("");
@@ -35,6 +38,8 @@ function haConfig(workers = 1, kubernetes: Record<string, unknown> = { enabled: 
   return c;
 }
 const isK8s = (r: { type: string; name: string }) => /kubernetes/i.test(r.type) || /-kubernetes|-k8s/.test(r.name);
+/** The host side only: not the provider and the cluster objects made through it. */
+const isHostSide = (r: { type: string; name: string }) => isK8s(r) && !/-k8s-(addons|provider)/.test(r.name);
 const stdinOf = (r: { inputs: Record<string, any> }) => String(r.inputs.stdin);
 
 describe("kubernetes.enabled off (the default)", () => {
@@ -68,7 +73,7 @@ describe("kubernetes.enabled: the host steps", () => {
     deployStack(haConfig(2), { readFile: fakeFiles });
     const regs = await mocks.settle();
     // Registration order under mocks follows when inputs resolve: the order of the steps is their dependsOn.
-    const names = regs.filter(isK8s).map((r) => r.name).sort();
+    const names = regs.filter(isHostSide).map((r) => r.name).sort();
     expect(names).toEqual([
       "debvisor-k8s", "debvisor-n1-kubernetes", "debvisor-n1-kubernetes-apply", "debvisor-n2-kubernetes", "debvisor-n2-kubernetes-apply",
       "debvisor-n3-kubernetes", "debvisor-n3-kubernetes-apply", "debvisor-n4-kubernetes", "debvisor-n4-kubernetes-apply",
@@ -102,7 +107,7 @@ describe("kubernetes.enabled: the host steps", () => {
     c.defaults.kubernetes = { enabled: true };
     deployStack(c, { readFile: fakeFiles });
     const regs = await mocks.settle();
-    expect(regs.filter(isK8s).map((r) => r.name)).toEqual(["debvisor-k8s", "debvisor-n1-kubernetes", "debvisor-n1-kubernetes-apply", "debvisor-k8s-init"]);
+    expect(regs.filter(isHostSide).map((r) => r.name)).toEqual(["debvisor-k8s", "debvisor-n1-kubernetes", "debvisor-n1-kubernetes-apply", "debvisor-k8s-init"]);
     const apply = stdinOf(regs.find((r) => r.name === "debvisor-n1-kubernetes-apply")!);
     expect(apply).toContain("# --- part images: kubernetes/images.sh");
     expect(apply).not.toContain("part vip");
@@ -200,7 +205,7 @@ describe("kubernetes.enabled: the host steps", () => {
 
   it("provider() is made on first call only, from the kubeconfig, under the cluster's component", async () => {
     mocks.reset();
-    const cluster = deployStack(haConfig(0), { readFile: fakeFiles });
+    const cluster = deployStack(haConfig(0, { enabled: true, addons: false }), { readFile: fakeFiles });
     await mocks.settle();
     expect(mocks.registrations.some((r) => r.type === "pulumi:providers:kubernetes")).toBe(false);
     const k = cluster.services.kubernetes as Plan;
@@ -211,6 +216,52 @@ describe("kubernetes.enabled: the host steps", () => {
     expect(prov.map((r) => r.name)).toEqual(["debvisor-k8s-provider"]);
     expect(parentName(prov[0])).toBe("debvisor-k8s");
     expect(prov[0].inputs.kubeconfig).toBe(KUBECONFIG);
+  });
+});
+
+describe("kubernetes.enabled: the cluster objects through the cluster's provider (addons, on by default)", () => {
+  it("makes KubernetesAddons under the cluster, every object through the one provider on the init's kubeconfig, Ceph's from the storage layer", async () => {
+    mocks.reset();
+    const c = haConfig(1, { enabled: true, charts: false, csi: { zfsPools: ["tank"] } });
+    c.defaults.storage = { ceph: { publicNetwork: "10.213.0.0/24" } };
+    c.nodes.forEach((n: any, i: number) => (n.storage = { osds: [`/dev/disk/by-id/ata-LAB-n${i + 1}-d1`], ...(i === 3 ? { cephRoles: ["osd"] } : {}) }));
+    const cluster = deployStack(c, { readFile: fakeFiles });
+    const regs = await mocks.settle();
+    const k = cluster.services.kubernetes as Plan;
+    expect(k.addons).toBeDefined();
+    const addons = regs.find((r) => r.name === "debvisor-k8s-addons")!;
+    expect(addons.type).toBe("debvisor:kubernetes:KubernetesAddons");
+    expect(parentName(addons)).toBe("debvisor");
+    const objects = regs.filter((r) => r.type.startsWith("kubernetes:"));
+    expect(objects.length).toBeGreaterThan(0);
+    for (const o of objects) {
+      expect(o.provider, o.name).toBe("debvisor-k8s-provider");
+      expect(parentName(o), o.name).toBe("debvisor-k8s-addons");
+    }
+    expect(regs.filter((r) => r.type === "pulumi:providers:kubernetes").map((r) => r.inputs.kubeconfig)).toEqual([KUBECONFIG]);
+    // The storage layer's Ceph cluster feeds the CSI objects; plus the ZFS pool's class; charts off: no release.
+    expect(k.ceph).toBe((cluster.services.storage as { ceph?: unknown }).ceph);
+    const names = (type: string) => objects.filter((r) => r.type === type).map((r) => r.inputs.metadata.name).sort();
+    expect(names("kubernetes:storage.k8s.io/v1:StorageClass")).toEqual(["ceph-cephfs", "ceph-rbd-rbd", "zfs-tank"]);
+    expect(names("kubernetes:core/v1:Namespace")).toEqual(["ceph-csi-cephfs", "ceph-csi-rbd"]);
+    expect(objects.some((r) => r.type === "kubernetes:helm.sh/v3:Release")).toBe(false);
+    const config = objects.find((r) => r.name === "debvisor-k8s-addons-rbd-config")!;
+    expect(JSON.parse(config.inputs.data["config.json"])[0].clusterID).toBe("0b3c6a6e-1111-4222-8333-944455556666");
+    const secret = objects.find((r) => r.name === "debvisor-k8s-addons-rbd-secret")!;
+    expect(secret.inputs.stringData).toEqual({ userID: "kubernetes", userKey: RBD_KEY });
+    // Sent to the engine inside a secret wrapper (the engine's signature key and value).
+    expect((secret.raw.stringData as Record<string, unknown>)["4dabf18193072939515e22adb298388d"]).toBe("1b47061264138c4ac30d75fd1eb44270");
+  });
+
+  it("addons: false makes none (and no provider), and the setting is one for the whole cluster", async () => {
+    mocks.reset();
+    const cluster = deployStack(haConfig(1, { enabled: true, addons: false }), { readFile: fakeFiles });
+    const regs = await mocks.settle();
+    expect((cluster.services.kubernetes as Plan).addons).toBeUndefined();
+    expect(regs.filter((r) => r.type.startsWith("kubernetes:") || r.type === "pulumi:providers:kubernetes" || r.name.includes("addons"))).toEqual([]);
+    const c = haConfig(1);
+    c.nodes[3].kubernetes = { role: "worker", addons: false };
+    expect(() => loadStackConfig(c, { readFile: fakeFiles })).toThrow(/nodes\[3\]\.kubernetes\.addons/);
   });
 });
 

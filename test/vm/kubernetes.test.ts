@@ -9,10 +9,15 @@ import { LAB_DIR, ROOT, lab, labJson, ok, recordFigures, run, vmAddress, vmsUp }
 // kubelet, kubectl, cri-tools and kubernetes-cni come from the lab's signed apt repository
 // and every image from its registry (`npm run toolchain:kubernetes`, then
 // `npm run lab -- kubernetes up`), as an air-gapped site would serve them. One control
-// plane and one worker (a bigger cluster does not fit two cores under TCG: README). Calico
-// cannot be built here: the lab's pod network is the reference CNI plugins (bridge +
-// host-local, from the kubernetes-cni package), one pod range per node with a route to
-// the other node, written by this test, not by DebVisor.
+// plane and one worker, then a second worker added (a bigger cluster does not fit two
+// cores under TCG: README). Calico cannot be built here: the lab's pod network is the
+// reference CNI plugins (bridge + host-local, from the kubernetes-cni package), one pod
+// range per node with a route to the other nodes, written by this test, not by DebVisor.
+// The same stack has a one-node Ceph cluster on container host n1 (profile storage): the
+// cluster objects of Ceph CSI (fed by its fsid, monitors and client keys) and of ZFS
+// LocalPV go through the Kubernetes provider (pulumi-resource-kubernetes, built by
+// `npm run toolchain:kubernetes`) to the live API server, with the charts switched off
+// (neither charts nor images can be had here).
 const STACK = "vm-kubernetes";
 const ENV = { PULUMI_CONFIG_PASSPHRASE: "debvisor-vm-kubernetes", DEBVISOR_SKIP_BUILD: "1" };
 const configFile = join(ROOT, `Pulumi.${STACK}.yaml`);
@@ -23,6 +28,12 @@ const VMS = HA ? ["v1", "v2", "v3", "v4"] : ["v1", "v2"];
 const CONTROL_PLANES = HA ? ["v1", "v2", "v3"] : ["v1"];
 const CP = "v1";
 const WORKER = VMS[VMS.length - 1];
+/** The worker added to the running cluster by the last test. */
+const EXTRA = `v${VMS.length + 1}`;
+const CEPH_HOST = "n1";
+const CEPH = { publicNetwork: "10.213.0.0/24", poolSize: 1, monDataAvailWarnPercent: 5 };
+let members = [...VMS];
+let repoKey = "";
 const VIP = "10.213.0.90";
 const SERVE = "10.213.0.1";
 const REPO = `http://${SERVE}:3143/kubernetes/`;
@@ -37,7 +48,7 @@ const pulumi = {
 const seconds = (t0: number) => Math.round((Date.now() - t0) / 1000);
 const kubectl = (args: string) => lab.out(CP, `kubectl --kubeconfig /etc/kubernetes/admin.conf ${args}`);
 
-function cluster(key: string): unknown {
+function cluster(key: string, vms: readonly string[]): unknown {
   return {
     defaults: {
       user: "debvisor", privateKeyFile: `${LAB_DIR}/id_ed25519`, release: "trixie", aptProxy: `http://${SERVE}:3142`, profile: "containers",
@@ -48,12 +59,20 @@ function cluster(key: string): unknown {
         enabled: true, packageRepository: { url: REPO, key },
         imageRepository: `${REGISTRY}/k8s`, dnsImageTag: "v1.14.3", controlPlaneWorkloads: true,
         ...(HA ? { controlPlaneEndpoint: { address: VIP } } : {}),
+        // The cluster objects through the provider, without their charts; a ZFS LocalPV class too.
+        charts: false, csi: { zfsPools: ["tank"] },
       },
     },
-    nodes: VMS.map((name, i) => ({
-      name, address: vmAddress(i + 1), hostKeyFile: `${LAB_DIR}/hostkeys/${name}.pub`,
-      kubernetes: { role: CONTROL_PLANES.includes(name) ? "controlPlane" : "worker" },
-    })),
+    nodes: [
+      {
+        name: CEPH_HOST, address: "10.213.0.11", hostKeyFile: `${LAB_DIR}/hostkeys/${CEPH_HOST}.pub`, profile: "storage",
+        storage: { ceph: CEPH, osds: [`/dev/disk/by-id/ata-LABDISK_LAB-${CEPH_HOST}-d1`] },
+      },
+      ...vms.map((name) => ({
+        name, address: vmAddress(Number(name.slice(1))), hostKeyFile: `${LAB_DIR}/hostkeys/${name}.pub`,
+        kubernetes: { role: CONTROL_PLANES.includes(name) ? "controlPlane" : "worker" },
+      })),
+    ],
   };
 }
 function write(c: unknown) {
@@ -81,9 +100,9 @@ async function labPodNetwork(): Promise<void> {
   const ranges = await waitFor(async () => {
     const out = await kubectl("get nodes -o jsonpath='{range .items[*]}{.metadata.name}={.spec.podCIDR}{\"\\n\"}{end}'");
     const m = Object.fromEntries(out.split("\n").filter(Boolean).map((l) => l.split("=")));
-    return VMS.every((v) => m[v]) ? (m as Record<string, string>) : undefined;
+    return members.every((v) => m[v]) ? (m as Record<string, string>) : undefined;
   }, 600, "every node has a pod range");
-  for (const [i, v] of VMS.entries()) {
+  for (const v of members) {
     const conf = {
       cniVersion: "1.0.0", name: "lab",
       plugins: [
@@ -92,7 +111,7 @@ async function labPodNetwork(): Promise<void> {
       ],
     };
     await ok(lab.sh(v, "mkdir -p /etc/cni/net.d && cat >/etc/cni/net.d/10-lab.conflist", JSON.stringify(conf, null, 2)), `lab CNI on ${v}`);
-    for (const [j, w] of VMS.entries()) if (j !== i) await lab.out(v, `ip route replace ${ranges[w]} via ${vmAddress(j + 1)}`);
+    for (const w of members) if (w !== v) await lab.out(v, `ip route replace ${ranges[w]} via ${vmAddress(Number(w.slice(1)))}`);
   }
 }
 
@@ -103,14 +122,20 @@ describe.sequential("VM tier: Kubernetes (kubeadm init/join) from an offline apt
     // The artifacts, built offline and cached outside the repo (about 20 minutes the first
     // time on two cores, well under a second when nothing changed).
     await ok(run("bash", ["scripts/toolchain/kubernetes/build.sh"]), "npm run toolchain:kubernetes");
-    // Two trixie VMs (kubelet needs containerd 1.7: trixie's), two vCPUs each (kubeadm's
-    // control-plane minimum), beside no container host: the fleet's release is the VMs'.
+    // A trixie container host with a disk for the one-node Ceph cluster, kept when the fleet
+    // has one (made fresh), else the fleet is started anew.
     const fleet = labJson();
-    const vms = fleet?.hosts.filter((h) => h.kind === "vm").map((h) => h.name) ?? [];
-    if (fleet !== undefined && !(fleet.release === "trixie" && VMS.every((v) => vms.includes(v)))) {
-      await ok(lab.cmd("down"), "lab down");
+    const hosts = fleet?.hosts.filter((h) => h.kind !== "vm") ?? [];
+    if (fleet?.release === "trixie" && hosts.length >= 1 && hosts[0].disks.length >= 1) {
+      await ok(lab.cmd("reset", CEPH_HOST), `lab reset ${CEPH_HOST}`);
+    } else {
+      if (fleet !== undefined) await ok(lab.cmd("down"), "lab down");
+      await ok(lab.cmd("up", "--hosts", "1", "--release", "trixie", "--disks", "1:10G"), "lab up (one trixie host with a disk)");
     }
-    const up = await vmsUp(["--release", "trixie", "--vms", String(VMS.length), "--vm-memory", HA ? "2560" : "3072", "--vm-cpus", "2"], 0);
+    await ok(run("bash", ["-c", `d=$(losetup -j ${LAB_DIR}/disks/${CEPH_HOST}-d1.img -O NAME -n); blockdev --setrw $d; wipefs -qaf $d; dd if=/dev/zero of=$d bs=1M count=32 oflag=direct status=none`]), `blank ${CEPH_HOST}-d1`);
+    // Trixie VMs (kubelet needs containerd 1.7: trixie's), two vCPUs each (kubeadm's
+    // control-plane minimum): the cluster's and the worker added at the end.
+    const up = await vmsUp(["--release", "trixie", "--vms", String(VMS.length + 1), "--vm-memory", HA ? "2560" : "3072", "--vm-cpus", "2"]);
     restore = up.restore;
     figures.labUpSeconds = Math.round(up.seconds);
     // Served on the lab bridge as an air-gapped site would: registry and signed apt repository.
@@ -118,7 +143,8 @@ describe.sequential("VM tier: Kubernetes (kubeadm init/join) from an offline apt
     const key = await (await fetch(`${REPO}Release.key`)).text();
     await pulumi.run("stack", "rm", "--yes", "--force");
     await ok(pulumi.run("stack", "init"), `pulumi stack init ${STACK}`);
-    write(cluster(key));
+    repoKey = key;
+    write(cluster(key, members));
   });
   afterAll(async () => {
     recordFigures("kubernetes", figures);
@@ -186,12 +212,51 @@ spec:
     expect(body).toContain("served by busybox httpd");
   });
 
-  it("a second up runs no step on any node", async () => {
-    const before = await Promise.all(VMS.map((v) => lab.stepsRun(v)));
+  it("through the Kubernetes provider: Ceph CSI's namespaces, cluster list, client Secrets and StorageClasses from n1's Ceph cluster, ZFS LocalPV's StorageClass, no chart", async () => {
+    const fsid = await lab.out(CEPH_HOST, "ceph fsid");
+    const keys = { rbd: await lab.out(CEPH_HOST, "ceph auth print-key client.kubernetes"), cephfs: await lab.out(CEPH_HOST, "ceph auth print-key client.kubernetes-cephfs") };
+    expect(fsid).toMatch(/^[0-9a-f-]{36}$/);
+    const get = async (what: string) => JSON.parse(await kubectl(`get ${what} -o json`));
+    const decode = (data: Record<string, string>) => Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]));
+    for (const [ns, secret, user] of [["ceph-csi-rbd", "csi-rbd-secret", "rbd"], ["ceph-csi-cephfs", "csi-cephfs-secret", "cephfs"]] as const) {
+      const n = await get(`namespace ${ns}`);
+      expect(n.metadata.labels).toMatchObject({ "app.kubernetes.io/managed-by": "debvisor", "pod-security.kubernetes.io/enforce": "privileged" });
+      const list = JSON.parse((await get(`-n ${ns} configmap ceph-csi-config`)).data["config.json"]);
+      expect(list).toHaveLength(1);
+      expect(list[0]).toMatchObject({ clusterID: fsid, monitors: ["10.213.0.11:6789"] });
+      const data = decode((await get(`-n ${ns} secret ${secret}`)).data);
+      const id = user === "rbd" ? "kubernetes" : "kubernetes-cephfs";
+      expect(data).toEqual(user === "rbd" ? { userID: id, userKey: keys.rbd } : { userID: id, userKey: keys.cephfs, adminID: id, adminKey: keys.cephfs });
+    }
+    const classes = Object.fromEntries((await get("storageclass")).items.map((c: any) => [c.metadata.name, c]));
+    expect(Object.keys(classes).sort()).toEqual(["ceph-cephfs", "ceph-rbd-rbd", "zfs-tank"]);
+    expect(classes["ceph-rbd-rbd"]).toMatchObject({ provisioner: "rbd.csi.ceph.com", reclaimPolicy: "Retain", parameters: { clusterID: fsid, pool: "rbd" } });
+    expect(classes["ceph-rbd-rbd"].metadata.annotations["storageclass.kubernetes.io/is-default-class"]).toBe("true");
+    expect(classes["ceph-cephfs"]).toMatchObject({ provisioner: "cephfs.csi.ceph.com", parameters: { clusterID: fsid, fsName: "cephfs" } });
+    expect(classes["zfs-tank"]).toMatchObject({ provisioner: "zfs.csi.openebs.io", volumeBindingMode: "WaitForFirstConsumer", parameters: { poolname: "tank" } });
+    // Made by the engine through one provider on the cluster's kubeconfig, under the add-ons component; charts off: no release.
+    const resources: { type: string; urn: string; parent?: string; provider?: string }[] = JSON.parse((await ok(pulumi.run("stack", "export"), "stack export")).stdout).deployment.resources;
+    const objects = resources.filter((r) => r.type.startsWith("kubernetes:"));
+    expect(objects.map((r) => r.type).sort()).toEqual([
+      ...Array(2).fill("kubernetes:core/v1:ConfigMap"), ...Array(2).fill("kubernetes:core/v1:Namespace"), ...Array(2).fill("kubernetes:core/v1:Secret"), ...Array(3).fill("kubernetes:storage.k8s.io/v1:StorageClass"),
+    ]);
+    const providers = resources.filter((r) => r.type === "pulumi:providers:kubernetes");
+    expect(providers).toHaveLength(1);
+    for (const o of objects) {
+      expect(o.provider?.startsWith(`${providers[0].urn}::`), o.urn).toBe(true);
+      expect(o.parent, o.urn).toMatch(/::debvisor:kubernetes:KubernetesAddons::[^:]+-k8s-addons$/);
+    }
+  });
+
+  it("a second up runs no step on any node, and a preview after it has no change", async () => {
+    const hosts = [CEPH_HOST, ...VMS];
+    const before = await Promise.all(hosts.map((v) => lab.stepsRun(v)));
     const t0 = Date.now();
     await ok(pulumi.up(), "second pulumi up");
     figures.secondUpSeconds = seconds(t0);
-    expect(await Promise.all(VMS.map((v) => lab.stepsRun(v)))).toEqual(before);
+    expect(await Promise.all(hosts.map((v) => lab.stepsRun(v)))).toEqual(before);
+    // The cluster objects too: the provider reads them back from the API server.
+    await ok(pulumi.run("preview", "--expect-no-changes", "--non-interactive"), "preview --expect-no-changes");
   });
 
   it("the kubeconfig output is secret, and no key or token is in plaintext state", async () => {
@@ -206,6 +271,37 @@ spec:
     expect(secretState).toContain(adminKey); // the check below can fail
     expect(state).not.toContain(adminKey);
     expect(state).not.toMatch(/[a-z0-9]{6}\.[a-z0-9]{16}/); // no bootstrap token
+    // The Ceph CSI client key went into a Kubernetes Secret through the provider: secret in state too.
+    const cephKey = await lab.out(CEPH_HOST, "ceph auth print-key client.kubernetes");
+    expect(secretState).toContain(cephKey);
+    expect(state).not.toContain(cephKey);
+    expect(state).not.toContain(Buffer.from(cephKey).toString("base64"));
+  });
+
+  it("adding a worker: it joins and is Ready; the preview changes only its own resources, its join and the tokens step, and no other step runs", async () => {
+    const stepNames = async (h: string) => (await lab.out(h, "journalctl -q -t debvisor -o cat --no-pager | sed -n 's/^step \\([^ ]*\\) .*/\\1/p'")).split("\n").filter(Boolean);
+    const others = [CEPH_HOST, ...VMS];
+    const before = await Promise.all(others.map(stepNames));
+    members = [...VMS, EXTRA];
+    write(cluster(repoKey, members));
+    const preview = await ok(pulumi.run("preview", "--json", "--non-interactive"), `preview with ${EXTRA}`);
+    const changed: string[] = (JSON.parse(preview.stdout).steps ?? []).filter((s: { op: string }) => s.op !== "same" && s.op !== "read")
+      .map((s: { op: string; urn: string }) => `${s.op} ${s.urn.split("::").pop()}`);
+    expect(changed.filter((c) => !new RegExp(` [a-z0-9-]*-(${EXTRA}(-.*)?|k8s-join-${EXTRA})$`).test(c))).toEqual([expect.stringMatching(/^update [a-z0-9-]*-k8s-tokens$/)]);
+    expect(changed).toEqual(expect.arrayContaining([expect.stringMatching(new RegExp(`^create [a-z0-9-]*-k8s-join-${EXTRA}$`))]));
+    const t0 = Date.now();
+    await ok(pulumi.up(), `up with ${EXTRA}`);
+    figures.addWorkerUpSeconds = seconds(t0);
+    await labPodNetwork();
+    await waitFor(async () => {
+      const lines = (await kubectl("get nodes --no-headers")).split("\n").filter(Boolean);
+      return lines.length === members.length && lines.every((l) => / Ready /.test(l)) ? true : undefined;
+    }, 600, `${EXTRA} Ready`);
+    figures.addWorkerReadySeconds = seconds(t0);
+    const after = await Promise.all(others.map(stepNames));
+    const ran = Object.fromEntries(others.map((h, i) => [h, after[i].slice(before[i].length)]));
+    // The first control plane minted the new node's token; nothing else ran anywhere.
+    expect(ran).toEqual(Object.fromEntries(others.map((h) => [h, h === CP ? [expect.stringMatching(/-k8s-tokens$/)] : []])));
   });
   it.runIf(HA)("the API answers on the VIP with the first control plane's cable pulled", async () => {
     const readyz = () => run("curl", ["-sk", "--max-time", "5", `https://${VIP}:6443/readyz`]);

@@ -35,29 +35,6 @@ REG_PID=
 cleanup() { if [[ -n $REG_PID ]]; then kill "$REG_PID" 2>/dev/null || true; fi; }
 trap cleanup EXIT
 
-# run LABEL CMD...: output to the log, a heartbeat every 30 s, the log's tail on failure.
-run() {
-  local label=$1 pid rc=0 n=0
-  shift
-  kstep "$label ..."
-  printf '\n=== %s: %s\n' "$(date -u +%FT%TZ)" "$label" >>"$LOG"
-  "$@" >>"$LOG" 2>&1 &
-  pid=$!
-  while kill -0 "$pid" 2>/dev/null; do
-    sleep 1
-    n=$((n + 1))
-    if ((n % 30 == 0)); then kstep "  ... still $label ($((n / 60))m$((n % 60))s; log: $LOG)"; fi
-  done
-  wait "$pid" || rc=$?
-  if ((rc != 0)); then
-    echo "---- last 30 lines of $LOG ----" >&2
-    tail -n 30 "$LOG" >&2
-    echo "----" >&2
-    echo "error: $label failed; full log: $LOG" >&2
-    exit "$rc"
-  fi
-}
-
 # hash_of WORDS...: a short hash of functions' text (for names of functions) and strings.
 hash_of() {
   local w
@@ -518,5 +495,7 @@ kube_proxy_rootfs
 stage_images
 stage_debs
 stage_repo
+# The Pulumi provider the cluster objects go through (into the Pulumi toolchain's bin dir).
+bash "$HERE/provider.sh"
 kstep "done: $(du -sh "$KDIR" | cut -f1) in $KDIR (Go build cache not counted)"
 kstep "serve them to the lab: npm run lab -- kubernetes up"

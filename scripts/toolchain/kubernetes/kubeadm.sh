@@ -13,21 +13,12 @@
 # the sample-* modules nothing needs (the proxy does not serve them).
 #
 # Cache: $DEBVISOR_CACHE/kubernetes/<version>/{bin/kubeadm,manifest,build.log,build/}.
-# The manifest records a hash of the inputs (this script and the version); a run whose
+# The manifest records a hash of the inputs (this script, lib.sh and the version); a run whose
 # inputs match only checks. Go's module and build caches are used as usual.
 set -euo pipefail
-# shellcheck source=scripts/toolchain/env.sh
-. "$(dirname "${BASH_SOURCE[0]}")/../env.sh"
-
-K8S_VERSION=$(sed -n 's/^export const KUBERNETES_VERSION = "\(v[0-9]*\.[0-9]*\.[0-9]*\)";.*$/\1/p' \
-  "$DEBVISOR_ROOT/components/kubernetes/versions.ts")
-[[ "$K8S_VERSION" =~ ^v1\.([0-9]+)\.([0-9]+)$ ]] || {
-  echo "error: no KUBERNETES_VERSION = \"v1.X.Y\" line in components/kubernetes/versions.ts" >&2
-  exit 1
-}
-MINOR=${BASH_REMATCH[1]}
-STAGING_VERSION="v0.${BASH_REMATCH[1]}.${BASH_REMATCH[2]}"
-KDIR="$DEBVISOR_CACHE/kubernetes/$K8S_VERSION"
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=scripts/toolchain/kubernetes/lib.sh
+. "$HERE/lib.sh" # K8S_VERSION, K8S_MINOR, K8S_STAGING_VERSION, KDIR, kstep, run
 KUBEADM="$KDIR/bin/kubeadm"
 
 if [[ "${1:-}" == --path ]]; then
@@ -35,18 +26,12 @@ if [[ "${1:-}" == --path ]]; then
   exit 0
 fi
 
-START=$SECONDS
-step() {
-  local s=$((SECONDS - START))
-  printf '[kubeadm %02d:%02d] %s\n' $((s / 60)) $((s % 60)) "$*"
-}
 LOG="$KDIR/build.log"
-MANIFEST="$KDIR/manifest"
 
-inputs=$(cat "${BASH_SOURCE[0]}"; echo "$K8S_VERSION")
+inputs=$(cat "${BASH_SOURCE[0]}" "$HERE/lib.sh"; echo "$K8S_VERSION")
 SOURCE="inputs-$(printf '%s' "$inputs" | sha256sum | cut -c1-16)"
-if [[ -x "$KUBEADM" ]] && grep -qx "kubeadm $K8S_VERSION $SOURCE" "$MANIFEST" 2>/dev/null; then
-  step "kubeadm $K8S_VERSION: cached ($KUBEADM)"
+if [[ -x "$KUBEADM" ]] && [[ "$(manifest_get kubeadm)" == "$K8S_VERSION $SOURCE" ]]; then
+  kstep "kubeadm $K8S_VERSION: cached ($KUBEADM)"
   exit 0
 fi
 
@@ -55,32 +40,7 @@ mkdir -p "$KDIR/bin"
 : >"$LOG"
 export CGO_ENABLED=0 GOFLAGS="-mod=mod -buildvcs=false"
 
-# run LABEL CMD...: output to the log, a heartbeat every 30 s, the log's tail on failure.
-run() {
-  local label=$1 pid rc=0 n=0
-  shift
-  step "$label ..."
-  printf '\n=== %s: %s\n' "$(date -u +%FT%TZ)" "$label" >>"$LOG"
-  "$@" >>"$LOG" 2>&1 &
-  pid=$!
-  trap 'kill "$pid" 2>/dev/null; exit 130' INT TERM
-  while kill -0 "$pid" 2>/dev/null; do
-    sleep 1
-    n=$((n + 1))
-    if ((n % 30 == 0)); then step "  ... still $label (log: $LOG)"; fi
-  done
-  wait "$pid" || rc=$?
-  trap - INT TERM
-  if ((rc != 0)); then
-    echo "---- last 30 lines of $LOG ----" >&2
-    tail -n 30 "$LOG" >&2
-    echo "----" >&2
-    echo "error: $label failed; full log: $LOG" >&2
-    exit "$rc"
-  fi
-}
-
-step "building kubeadm $K8S_VERSION from the Go module proxy (cold: several minutes; log: $LOG)"
+kstep "building kubeadm $K8S_VERSION from the Go module proxy (cold: several minutes; log: $LOG)"
 dir="$KDIR/build/wrapper"
 rm -rf "$dir"
 mkdir -p "$dir"
@@ -95,20 +55,19 @@ mapfile -t staging < <(sed -n 's#^[[:space:]]*\(replace[[:space:]]\+\)\?\(k8s\.i
 ((${#staging[@]} > 10)) || { echo "error: found only ${#staging[@]} staging modules in $gomod" >&2; exit 1; }
 {
   echo
-  for m in "${staging[@]}"; do echo "replace $m => $m $STAGING_VERSION"; done
+  for m in "${staging[@]}"; do echo "replace $m => $m $K8S_STAGING_VERSION"; done
 } >>"$dir/go.mod"
-step "wrapper module: k8s.io/kubernetes $K8S_VERSION, ${#staging[@]} staging modules at $STAGING_VERSION"
+kstep "wrapper module: k8s.io/kubernetes $K8S_VERSION, ${#staging[@]} staging modules at $K8S_STAGING_VERSION"
 
 run "resolving modules" bash -c "cd '$dir' && go get 'k8s.io/kubernetes/cmd/kubeadm@$K8S_VERSION'"
 
 # What `kubeadm version` reports, and what kubeadm compares kubernetesVersion with.
 V=k8s.io/component-base/version
-ldflags="-s -w -X $V.gitVersion=$K8S_VERSION -X $V.gitMajor=1 -X $V.gitMinor=$MINOR -X $V.gitTreeState=clean"
+ldflags="-s -w -X $V.gitVersion=$K8S_VERSION -X $V.gitMajor=1 -X $V.gitMinor=$K8S_MINOR -X $V.gitTreeState=clean"
 ldflags+=" -X $V.buildDate=1970-01-01T00:00:00Z"
 run "compiling kubeadm (cold: 2-5 minutes)" bash -c "cd '$dir' && go build -trimpath -ldflags '$ldflags' -o '$KUBEADM.new' k8s.io/kubernetes/cmd/kubeadm"
 mv "$KUBEADM.new" "$KUBEADM"
 got=$("$KUBEADM" version -o short)
 [[ "$got" == "$K8S_VERSION" ]] || { echo "error: the built kubeadm reports $got, not $K8S_VERSION" >&2; exit 1; }
-{ grep -v '^kubeadm ' "$MANIFEST" 2>/dev/null || true; echo "kubeadm $K8S_VERSION $SOURCE"; } >"$MANIFEST.tmp"
-mv "$MANIFEST.tmp" "$MANIFEST"
-step "kubeadm $K8S_VERSION ready: $KUBEADM"
+manifest_set kubeadm "$K8S_VERSION $SOURCE"
+kstep "kubeadm $K8S_VERSION ready: $KUBEADM"

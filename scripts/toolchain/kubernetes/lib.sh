@@ -52,3 +52,29 @@ manifest_set() {
   { grep -v "^$1 " "$KDIR/manifest" 2>/dev/null || true; echo "$1 $2"; } >"$KDIR/manifest.tmp"
   mv "$KDIR/manifest.tmp" "$KDIR/manifest"
 }
+
+# run LABEL CMD...: CMD's output appended to $LOG (the caller sets it), a heartbeat every
+# 30 s, the log's tail and exit on failure; Ctrl-C stops CMD too.
+run() {
+  local label=$1 pid rc=0 n=0
+  shift
+  kstep "$label ..."
+  printf '\n=== %s: %s\n' "$(date -u +%FT%TZ)" "$label" >>"$LOG"
+  "$@" >>"$LOG" 2>&1 &
+  pid=$!
+  trap 'kill "$pid" 2>/dev/null; exit 130' INT TERM
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 1
+    n=$((n + 1))
+    if ((n % 30 == 0)); then kstep "  ... still $label ($((n / 60))m$((n % 60))s; log: $LOG)"; fi
+  done
+  wait "$pid" || rc=$?
+  trap - INT TERM
+  if ((rc != 0)); then
+    echo "---- last 30 lines of $LOG ----" >&2
+    tail -n 30 "$LOG" >&2
+    echo "----" >&2
+    echo "error: $label failed; full log: $LOG" >&2
+    exit "$rc"
+  fi
+}
