@@ -11,7 +11,7 @@ import { kubeadmInitConfig, kubeadmJoinConfig, kubeadmPlan, renderInitConfig, ty
  * the cluster's plan and its kubeadm configs, rendered, and the chart releases the add-ons
  * would install, built and checked. With `kubernetes.enabled` it also registers the host
  * steps (`KubernetesCluster`: each node's `<node>-kubernetes-apply`, then `<cluster>-k8s-init`,
- * `-tokens`, `-join-<node>`), offers the admin kubeconfig and a provider made from it, and
+ * `-token-<node>`, `-join-<node>`), offers the admin kubeconfig and a provider made from it, and
  * (unless `addons: false`) creates the cluster objects through that provider
  * (`<cluster>-k8s-addons`: `KubernetesAddons` with the storage layer's Ceph cluster). Without
  * it, nothing is registered: the lab's container hosts cannot run a kubelet.

@@ -64,8 +64,9 @@ export interface KubernetesClusterArgs {
 
 /**
  * The cluster's kubeadm steps (`debvisor:kubernetes:KubernetesCluster`, `<cluster>-k8s`):
- * `-init` on the first control plane, `-tokens` (join secrets, when a node joins), then
- * `-join-<node>` per joining node, control planes one after another, workers in parallel.
+ * `-init` on the first control plane, then per joining node `-token-<node>` (its join
+ * secrets, minted on the first control plane) and `-join-<node>`: control planes one after
+ * another, workers in parallel. Adding a node adds its two steps and changes no other.
  * Each node's host step (`<node>-kubernetes-apply`) is registered first, under the node.
  * Secrets (the admin kubeconfig, tokens, certificate keys) travel only as secret outputs
  * and secret stdin, never in plaintext state or on a command line.
@@ -77,7 +78,7 @@ export class KubernetesCluster extends pulumi.ComponentResource {
   readonly caCertHash: pulumi.Output<string>;
   /** Each node's `<node>-kubernetes` component, by node name. */
   readonly nodes: Readonly<Record<string, KubernetesNode>>;
-  /** The steps, by role: `init`, `tokens`, `join-<node>`. */
+  /** The steps, by role: `init`, `token-<node>`, `join-<node>`. */
   readonly steps: Readonly<Record<string, pulumi.Resource>>;
   private providerInstance?: k8s.Provider;
   private readonly resourceName: string;
@@ -113,28 +114,29 @@ export class KubernetesCluster extends pulumi.ComponentResource {
     this.kubeconfig = pulumi.secret(fact(initFacts, `${name}-init`, "kubeconfig").apply((b64) => Buffer.from(b64, "base64").toString("utf8")));
     this.caCertHash = pulumi.unsecret(fact(initFacts, `${name}-init`, "ca_cert_hash"));
 
-    const joining = joiners(plan);
-    if (joining.length > 0) {
-      const tokensName = `${name}-tokens`;
-      const tokens = new RemoteStep(tokensName, {
-        host: member(first).host, ...tokensStep(plan, stringify(clusterConfiguration(plan), { lineWidth: 0 })), secretOutput: true, showStderr: true, timeoutSeconds: 600,
-      }, { parent: this, dependsOn: [init.command] });
-      steps.tokens = tokens.command;
-      const tokenFacts = tokens.stdout.apply(parseFacts);
-      let previousControlPlane: pulumi.Resource | undefined;
-      for (const n of joining) {
-        const controlPlane = n.role === "controlPlane";
-        const config = kubeadmJoinConfig(plan, n.name, {
-          token: fact(tokenFacts, tokensName, `join.${n.name}.token`),
-          caCertHash: this.caCertHash,
-          ...(controlPlane ? { certificateKey: fact(tokenFacts, tokensName, `join.${n.name}.certificate_key`) } : {}),
-        });
-        const join = new RemoteStep(`${name}-join-${n.name}`, {
-          host: member(n).host, ...joinStep(plan, n.name, tokensName), secretParams: { DV_JOIN_CONFIG: config }, showStderr: true, timeoutSeconds: 1200,
-        }, { parent: this, dependsOn: [tokens.command, nodes[n.name].ready, ...(controlPlane && previousControlPlane ? [previousControlPlane] : [])] });
-        steps[`join-${n.name}`] = join.command;
-        if (controlPlane) previousControlPlane = join.command;
-      }
+    // Per joining node, its own token step on the first control plane, then its join.
+    // Control planes one at a time: each token step uploads the certificates again under a
+    // new key, so the next one's waits for the previous join.
+    const clusterConfig = stringify(clusterConfiguration(plan), { lineWidth: 0 });
+    let previousControlPlane: pulumi.Resource | undefined;
+    for (const n of joiners(plan)) {
+      const controlPlane = n.role === "controlPlane";
+      const tokenName = `${name}-token-${n.name}`;
+      const token = new RemoteStep(tokenName, {
+        host: member(first).host, ...tokensStep(plan, n.name, clusterConfig), secretOutput: true, showStderr: true, timeoutSeconds: 600,
+      }, { parent: this, dependsOn: [init.command, ...(controlPlane && previousControlPlane ? [previousControlPlane] : [])] });
+      steps[`token-${n.name}`] = token.command;
+      const tokenFacts = token.stdout.apply(parseFacts);
+      const config = kubeadmJoinConfig(plan, n.name, {
+        token: fact(tokenFacts, tokenName, `join.${n.name}.token`),
+        caCertHash: this.caCertHash,
+        ...(controlPlane ? { certificateKey: fact(tokenFacts, tokenName, `join.${n.name}.certificate_key`) } : {}),
+      });
+      const join = new RemoteStep(`${name}-join-${n.name}`, {
+        host: member(n).host, ...joinStep(plan, n.name, tokenName), secretParams: { DV_JOIN_CONFIG: config }, showStderr: true, timeoutSeconds: 1200,
+      }, { parent: this, dependsOn: [token.command, nodes[n.name].ready, ...(controlPlane && previousControlPlane ? [previousControlPlane] : [])] });
+      steps[`join-${n.name}`] = join.command;
+      if (controlPlane) previousControlPlane = join.command;
     }
     this.steps = steps;
     this.registerOutputs({ caCertHash: this.caCertHash, kubeconfig: this.kubeconfig });

@@ -3,7 +3,7 @@
 # API came up is finished with kubeadm's idempotent phases; one that stopped before is
 # left for a person to look at. kubeadm's own output holds secrets: it goes to a root-only
 # log, and only a masked tail is shown when it fails. The bootstrap token kubeadm mints at
-# init (24 h) is deleted: joins get short-lived ones of their own (the tokens step).
+# init (24 h) is deleted: joins get short-lived ones of their own (their token steps).
 # Prints, last, the admin kubeconfig (server: the controlPlaneEndpoint) and the CA's hash.
 # Params: DV_CONFIG (Init + Cluster + Kubelet configuration, no secrets), DV_ENDPOINT
 # (host:port), DV_UPLOAD_CERTS (1: several control planes), DV_WAIT (seconds for the API),

@@ -6,7 +6,7 @@
 # token id): an expired one stops here with how to get a new one. A worker left half-way
 # by an earlier join is reset (it holds no cluster state); a control plane is not.
 # Params: DV_NODE, DV_CONTROL_PLANE (1 or 0), DV_ENDPOINT (host:port), DV_TOKENS_STEP
-# (the tokens step's name); secret: DV_JOIN_CONFIG.
+# (its token step's name); secret: DV_JOIN_CONFIG.
 dir=/etc/kubernetes/debvisor
 mkdir -p "$dir"
 chmod 700 "$dir"
@@ -54,7 +54,7 @@ if info=$(curl -sfk --max-time 15 "https://$DV_ENDPOINT/api/v1/namespaces/kube-p
   done
   if ! signed; then
     rm -f "$config"
-    dv_die "the bootstrap token of $DV_NODE (id $id) has expired or is gone: tokens live 1 h. Get a new one by running the tokens step again, which mints one for every node that has not joined: pulumi up --replace \"\$(pulumi stack --show-urns | grep -o 'urn:[^ ]*::$DV_TOKENS_STEP')\""
+    dv_die "the bootstrap token of $DV_NODE (id $id) has expired or is gone: tokens live 1 h. Get a new one by running its token step again, which mints one when the node has not joined: pulumi up --replace \"\$(pulumi stack --show-urns | grep -o 'urn:[^ ]*::$DV_TOKENS_STEP')\""
   fi
 else
   dv_log "cannot read cluster-info at $DV_ENDPOINT yet: kubeadm join retries discovery itself"

@@ -6,6 +6,20 @@
 # here. Held: DV_HOLD (the others are held by the security layer's hold hook).
 # Params: DV_PACKAGES, DV_VERSIONS (name=upstream-version words), DV_HOLD.
 read -r -a pkgs <<<"$DV_PACKAGES"
+# A busy proxy or mirror can drop a transfer (seen in the lab: a 503 from the site's apt
+# proxy while another node fetched the same package): fetch the missing packages first,
+# retrying, then install them from apt's cache.
+missing=()
+for p in "${pkgs[@]}"; do dv_installed "$p" || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-cache show "${missing[@]}" >/dev/null 2>&1 || dv_apt_update
+  for try in 1 2 3 4 5; do
+    if dv_apt_get install --download-only --no-install-recommends "${missing[@]}" >&2; then break; fi
+    [ "$try" -lt 5 ] || dv_die "downloading ${missing[*]} kept failing (5 tries)"
+    dv_log "downloading ${missing[*]} failed (try $try of 5), retrying in 15 s"
+    sleep 15
+  done
+fi
 dv_install_refreshed "${pkgs[@]}"
 dv_check_versions "$DV_VERSIONS"
 

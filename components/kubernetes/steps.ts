@@ -46,13 +46,17 @@ export const initStep = (plan: KubeadmPlan, config: string, waitSeconds = 300) =
   DV_INIT_TOKEN_DESCRIPTION: INIT_TOKEN_DESCRIPTION,
 });
 
-/** `kubernetes/tokens.sh`: the join secrets of every node but the first control plane. */
-export const tokensStep = (plan: KubeadmPlan, clusterConfig: string, ttl = BOOTSTRAP_TOKEN_TTL) => stepSpec("kubernetes/tokens.sh", {
-  DV_JOINERS: joiners(plan).map((n) => `${n.name}:${n.role}`).join(" "),
-  DV_TTL: ttl,
-  DV_CLUSTER_CONFIG: clusterConfig,
-  DV_CRI_SOCKET: DEFAULTS.criSocket,
-});
+/** `kubernetes/tokens.sh` on the first control plane: the join secrets of one joining node (a step per node: adding one changes no other's step). */
+export const tokensStep = (plan: KubeadmPlan, node: string, clusterConfig: string, ttl = BOOTSTRAP_TOKEN_TTL) => {
+  const n = joiners(plan).find((j) => j.name === node);
+  if (n === undefined) throw new Error(`kubeadm token: ${node} is not a joining node of this cluster`);
+  return stepSpec("kubernetes/tokens.sh", {
+    DV_JOINERS: `${n.name}:${n.role}`,
+    DV_TTL: ttl,
+    DV_CLUSTER_CONFIG: clusterConfig,
+    DV_CRI_SOCKET: DEFAULTS.criSocket,
+  });
+};
 
 /** `kubernetes/join.sh` of one node (its JoinConfiguration is the secret DV_JOIN_CONFIG). */
 export const joinStep = (plan: KubeadmPlan, node: string, tokensStepName: string) => {

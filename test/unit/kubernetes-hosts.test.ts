@@ -18,8 +18,10 @@ const mocks = await installMocks({
     if (name === "debvisor-ceph-bootstrap") return ["fsid=0b3c6a6e-1111-4222-8333-944455556666", "key.mon=AQBmon==", "key.admin=AQBadmin==", "key.bootstrap-osd=AQBosd=="].map((f) => `@fact ceph.${f}\n`).join("");
     if (name === "debvisor-ceph-pools") return `@fact ceph.key.client.kubernetes=${RBD_KEY}\n@fact ceph.key.client.kubernetes-cephfs=AQBcephfs==\n`;
     if (name.endsWith("-k8s-init")) return `@changed ran kubeadm init\n@fact ca_cert_hash=${CA_HASH}\n@fact kubeconfig=${b64(KUBECONFIG)}\n`;
-    if (name.endsWith("-k8s-tokens")) {
-      return [2, 3, 4, 5].map((i) => `@fact join.n${i}.token=${TOKEN(i)}\n${i <= 3 ? `@fact join.n${i}.certificate_key=${CERT_KEY}\n` : ""}`).join("");
+    const token = /-k8s-token-n(\d)$/.exec(name);
+    if (token) {
+      const i = Number(token[1]);
+      return `@fact join.n${i}.token=${TOKEN(i)}\n${i <= 3 ? `@fact join.n${i}.certificate_key=${CERT_KEY}\n` : ""}`;
     }
     return "";
   },
@@ -68,7 +70,7 @@ describe("kubernetes.enabled off (the default)", () => {
 });
 
 describe("kubernetes.enabled: the host steps", () => {
-  it("registers each node's apply step after its containers layer, then init, tokens and the joins in order", async () => {
+  it("registers each node's apply step after its containers layer, then init, and per joining node its token and join steps in order", async () => {
     mocks.reset();
     deployStack(haConfig(2), { readFile: fakeFiles });
     const regs = await mocks.settle();
@@ -78,7 +80,8 @@ describe("kubernetes.enabled: the host steps", () => {
       "debvisor-k8s", "debvisor-n1-kubernetes", "debvisor-n1-kubernetes-apply", "debvisor-n2-kubernetes", "debvisor-n2-kubernetes-apply",
       "debvisor-n3-kubernetes", "debvisor-n3-kubernetes-apply", "debvisor-n4-kubernetes", "debvisor-n4-kubernetes-apply",
       "debvisor-n5-kubernetes", "debvisor-n5-kubernetes-apply",
-      "debvisor-k8s-init", "debvisor-k8s-tokens", "debvisor-k8s-join-n2", "debvisor-k8s-join-n3", "debvisor-k8s-join-n4", "debvisor-k8s-join-n5",
+      "debvisor-k8s-init", "debvisor-k8s-token-n2", "debvisor-k8s-token-n3", "debvisor-k8s-token-n4", "debvisor-k8s-token-n5",
+      "debvisor-k8s-join-n2", "debvisor-k8s-join-n3", "debvisor-k8s-join-n4", "debvisor-k8s-join-n5",
     ].sort());
     const by = (n: string) => regs.find((r) => r.name === n)!;
     expect(by("debvisor-n1-kubernetes").type).toBe("debvisor:kubernetes:KubernetesNode");
@@ -87,21 +90,25 @@ describe("kubernetes.enabled: the host steps", () => {
     expect(by("debvisor-n1-kubernetes-apply").dependsOn).toEqual(["debvisor-n1-containers-apply"]);
     expect(by("debvisor-k8s").type).toBe("debvisor:kubernetes:KubernetesCluster");
     expect(parentName(by("debvisor-k8s"))).toBe("debvisor");
-    for (const n of ["init", "tokens", "join-n2"]) expect(parentName(by(`debvisor-k8s-${n}`))).toBe("debvisor-k8s");
+    for (const n of ["init", "token-n2", "join-n2"]) expect(parentName(by(`debvisor-k8s-${n}`))).toBe("debvisor-k8s");
     expect(by("debvisor-k8s-init").dependsOn).toEqual(["debvisor-n1-kubernetes-apply"]);
-    expect(by("debvisor-k8s-tokens").dependsOn).toEqual(["debvisor-k8s-init"]);
-    // Control-plane joins one after another; workers after the tokens, in parallel.
-    // (init is there too: the join's input, its CA hash, comes from the init's output.)
     const deps = (n: string) => [...new Set(by(n).dependsOn)].sort();
-    expect(deps("debvisor-k8s-join-n2")).toEqual(["debvisor-k8s-init", "debvisor-k8s-tokens", "debvisor-n2-kubernetes-apply"]);
-    expect(deps("debvisor-k8s-join-n3")).toEqual(["debvisor-k8s-init", "debvisor-k8s-join-n2", "debvisor-k8s-tokens", "debvisor-n3-kubernetes-apply"]);
-    expect(deps("debvisor-k8s-join-n4")).toEqual(["debvisor-k8s-init", "debvisor-k8s-tokens", "debvisor-n4-kubernetes-apply"]);
-    expect(deps("debvisor-k8s-join-n5")).toEqual(["debvisor-k8s-init", "debvisor-k8s-tokens", "debvisor-n5-kubernetes-apply"]);
+    // Control planes one after another (a token step uploads the certificates under a new
+    // key: the next one waits for the previous join); workers after the init, in parallel.
+    expect(deps("debvisor-k8s-token-n2")).toEqual(["debvisor-k8s-init"]);
+    expect(deps("debvisor-k8s-token-n3")).toEqual(["debvisor-k8s-init", "debvisor-k8s-join-n2"]);
+    expect(deps("debvisor-k8s-token-n4")).toEqual(["debvisor-k8s-init"]);
+    expect(deps("debvisor-k8s-token-n5")).toEqual(["debvisor-k8s-init"]);
+    // (init is there too: the join's input, its CA hash, comes from the init's output.)
+    expect(deps("debvisor-k8s-join-n2")).toEqual(["debvisor-k8s-init", "debvisor-k8s-token-n2", "debvisor-n2-kubernetes-apply"]);
+    expect(deps("debvisor-k8s-join-n3")).toEqual(["debvisor-k8s-init", "debvisor-k8s-join-n2", "debvisor-k8s-token-n3", "debvisor-n3-kubernetes-apply"]);
+    expect(deps("debvisor-k8s-join-n4")).toEqual(["debvisor-k8s-init", "debvisor-k8s-token-n4", "debvisor-n4-kubernetes-apply"]);
+    expect(deps("debvisor-k8s-join-n5")).toEqual(["debvisor-k8s-init", "debvisor-k8s-token-n5", "debvisor-n5-kubernetes-apply"]);
     // The node's later layers do not wait for it (it is registered across the cluster).
     expect(by("debvisor-n1-kubernetes-apply").inputs.create).toContain("step debvisor-n1-kubernetes-apply start");
   });
 
-  it("a single control plane without a VIP: init only, no tokens, no join, no keepalived", async () => {
+  it("a single control plane without a VIP: init only, no token, no join, no keepalived", async () => {
     mocks.reset();
     const c = validStackConfig(1);
     c.defaults.kubernetes = { enabled: true };
@@ -142,16 +149,16 @@ describe("kubernetes.enabled: the host steps", () => {
     expect(repo.params).toMatchObject({ DV_KEY: key, DV_KEY_URL: "", DV_APT_SOURCE: expect.stringContaining("http://10.213.0.1:3143/kubernetes/ /") });
   });
 
-  it("secrets: init and tokens print only secret output; each join gets its token, certificate key and CA hash on secret stdin", async () => {
+  it("secrets: init and token steps print only secret output; each join gets its token, certificate key and CA hash on secret stdin", async () => {
     mocks.reset();
     const cluster = deployStack(haConfig(1), { readFile: fakeFiles });
     const regs = await mocks.settle();
     const by = (n: string) => regs.find((r) => r.name === n)!;
-    for (const n of ["debvisor-k8s-init", "debvisor-k8s-tokens", "debvisor-k8s-join-n2", "debvisor-k8s-join-n4"]) {
+    for (const n of ["debvisor-k8s-init", "debvisor-k8s-token-n2", "debvisor-k8s-token-n4", "debvisor-k8s-join-n2", "debvisor-k8s-join-n4"]) {
       expect(by(n).options.additionalSecretOutputs, n).toEqual(expect.arrayContaining(["stdout", "stderr"]));
       expect(by(n).inputs.logging, n).toBe("stderr"); // progress shown; the scripts print no secret on stderr
     }
-    // The joins' payloads are secret (wrapped), the init's and tokens' hold no secret at all.
+    // The joins' payloads are secret (wrapped), the init's and token steps' hold no secret at all.
     const secretWrapped = (r: { raw: Record<string, unknown> }) => JSON.stringify(r.raw.stdin).includes("1b47061264138c4ac30d75fd1eb44270");
     expect(secretWrapped(by("debvisor-k8s-join-n2"))).toBe(true);
     const join2 = parseAllDocuments(stdinOf(by("debvisor-k8s-join-n2")).match(/export DV_JOIN_CONFIG='([^']*)'/)![1]).map((d) => d.toJS())[0];
@@ -177,30 +184,37 @@ describe("kubernetes.enabled: the host steps", () => {
     expect(await (out.kubeconfig as any).promise()).toBe(KUBECONFIG);
   });
 
-  it("the tokens step mints for every node but the first control plane, with a TTL of an hour at most", async () => {
+  it("each token step mints for its own node on the first control plane, with a TTL of an hour at most", async () => {
     mocks.reset();
     deployStack(haConfig(2), { readFile: fakeFiles });
     const regs = await mocks.settle();
-    const tokens = stdinOf(regs.find((r) => r.name === "debvisor-k8s-tokens")!);
-    expect(tokens).toContain("export DV_JOINERS='n2:controlPlane n3:controlPlane n4:worker n5:worker'");
-    expect(tokens).toContain("export DV_TTL='1h0m0s'");
+    const token = (n: string) => regs.find((r) => r.name === `debvisor-k8s-token-${n}`)!;
+    expect(stdinOf(token("n3"))).toContain("export DV_JOINERS='n3:controlPlane'");
+    expect(stdinOf(token("n5"))).toContain("export DV_JOINERS='n5:worker'");
+    for (const n of ["n2", "n3", "n4", "n5"]) {
+      expect(stdinOf(token(n))).toContain("export DV_TTL='1h0m0s'");
+      expect(token(n).inputs.connection.host, n).toBe(regs.find((r) => r.name === "debvisor-k8s-init")!.inputs.connection.host);
+    }
     const init = stdinOf(regs.find((r) => r.name === "debvisor-k8s-init")!);
     expect(init).toContain("export DV_UPLOAD_CERTS='1'");
     expect(init).toContain("export DV_ENDPOINT='10.213.0.10:6443'");
   });
 
-  it("adding a worker re-runs the tokens step but gives the existing joins the very same inputs", async () => {
-    const joins = async (workers: number) => {
+  it("adding a worker adds its token and join steps and changes no other step's inputs", async () => {
+    const steps = async (workers: number) => {
       mocks.reset();
       deployStack(haConfig(workers), { readFile: fakeFiles });
       const regs = await mocks.settle();
-      return Object.fromEntries(regs.filter((r) => /-k8s-(join|tokens)/.test(r.name)).map((r) => [r.name, JSON.stringify([r.inputs.triggers, r.inputs.stdin])]));
+      return Object.fromEntries(regs.filter((r) => r.type === "command:remote:Command").map((r) => [r.name, JSON.stringify([r.inputs.triggers, r.inputs.stdin, r.dependsOn])]));
     };
-    const before = await joins(1);
-    const after = await joins(2);
-    expect(after["debvisor-k8s-tokens"]).not.toBe(before["debvisor-k8s-tokens"]);
-    for (const n of ["n2", "n3", "n4"]) expect(after[`debvisor-k8s-join-${n}`], n).toBe(before[`debvisor-k8s-join-${n}`]);
-    expect(after["debvisor-k8s-join-n5"]).toBeDefined();
+    const before = await steps(1);
+    const after = await steps(2);
+    const added = Object.keys(after).filter((n) => !(n in before)).sort();
+    expect(added).toEqual(expect.arrayContaining(["debvisor-k8s-join-n5", "debvisor-k8s-token-n5", "debvisor-n5-kubernetes-apply"]));
+    expect(added.filter((n) => !/n5/.test(n))).toEqual([]);
+    const changed = Object.keys(before).filter((n) => after[n] !== before[n]);
+    expect(changed).toEqual([]);
+    expect(Object.keys(before).length).toBeGreaterThan(10);
   });
 
   it("provider() is made on first call only, from the kubeconfig, under the cluster's component", async () => {

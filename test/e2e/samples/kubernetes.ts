@@ -30,9 +30,9 @@ export const sample = (_release: DebianRelease): Record<string, Record<string, s
   "kubernetes/vip.sh": vipStep({ vip: "10.213.0.10", interface: "br0", members: plan.controlPlanes, self: "n1" }).params,
   "kubernetes/images.sh": imagesStep(renderInitConfig(plan)).params,
   "kubernetes/init.sh": initStep(plan, renderInitConfig(plan)).params,
-  "kubernetes/tokens.sh": tokensStep(plan, stringify(clusterConfiguration(plan))).params,
+  "kubernetes/tokens.sh": tokensStep(plan, "n2", stringify(clusterConfiguration(plan))).params,
   "kubernetes/join.sh": {
-    ...joinStep(plan, "n2", "debvisor-k8s-tokens").params,
+    ...joinStep(plan, "n2", "debvisor-k8s-token-n2").params,
     DV_JOIN_CONFIG: renderJoinConfig(plan, "n2", { token: "abcdef.0123456789abcdef", caCertHash: `sha256:${"ab".repeat(32)}`, certificateKey: "cd".repeat(32) }),
   },
 });
