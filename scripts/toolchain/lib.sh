@@ -18,30 +18,12 @@ die() {
   exit 1
 }
 
+# shellcheck source=scripts/toolchain/logged.sh
+. "$(dirname "${BASH_SOURCE[0]}")/logged.sh"
+
 # logged LABEL CMD...: run CMD with output appended to $LOG; a heartbeat
 # every 30 s shows it is alive; on failure show the log's last 30 lines.
-logged() {
-  local label=$1 pid rc=0 n=0
-  shift
-  printf '\n=== %s: %s\n' "$(date -u +%FT%TZ)" "$label" >>"$LOG"
-  "$@" >>"$LOG" 2>&1 &
-  pid=$!
-  # Background jobs ignore Ctrl-C in scripts: stop the build with us.
-  trap 'kill "$pid" 2>/dev/null; exit 130' INT TERM
-  while kill -0 "$pid" 2>/dev/null; do
-    sleep 1
-    n=$((n + 1))
-    if ((n % 30 == 0)); then step "  ... still $label (log: $LOG)"; fi
-  done
-  wait "$pid" || rc=$?
-  trap - INT TERM
-  if ((rc != 0)); then
-    echo "---- last 30 lines of $LOG ----" >&2
-    tail -n 30 "$LOG" >&2
-    echo "----" >&2
-  fi
-  return "$rc"
-}
+logged() { logged_run step "$@"; }
 
 # manifest_has BINARY VERSION: true if $BIN/BINARY exists and was installed at VERSION.
 manifest_has() {

@@ -53,28 +53,17 @@ manifest_set() {
   mv "$KDIR/manifest.tmp" "$KDIR/manifest"
 }
 
+# shellcheck source=scripts/toolchain/logged.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../logged.sh"
+
 # run LABEL CMD...: CMD's output appended to $LOG (the caller sets it), a heartbeat every
-# 30 s, the log's tail and exit on failure; Ctrl-C stops CMD too.
+# 30 s; on failure the log's tail, and exit.
 run() {
-  local label=$1 pid rc=0 n=0
-  shift
-  kstep "$label ..."
-  printf '\n=== %s: %s\n' "$(date -u +%FT%TZ)" "$label" >>"$LOG"
-  "$@" >>"$LOG" 2>&1 &
-  pid=$!
-  trap 'kill "$pid" 2>/dev/null; exit 130' INT TERM
-  while kill -0 "$pid" 2>/dev/null; do
-    sleep 1
-    n=$((n + 1))
-    if ((n % 30 == 0)); then kstep "  ... still $label ($((n / 60))m$((n % 60))s; log: $LOG)"; fi
-  done
-  wait "$pid" || rc=$?
-  trap - INT TERM
+  local rc=0
+  kstep "$1 ..."
+  logged_run kstep "$@" || rc=$?
   if ((rc != 0)); then
-    echo "---- last 30 lines of $LOG ----" >&2
-    tail -n 30 "$LOG" >&2
-    echo "----" >&2
-    echo "error: $label failed; full log: $LOG" >&2
+    echo "error: $1 failed; full log: $LOG" >&2
     exit "$rc"
   fi
 }
