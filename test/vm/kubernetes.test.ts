@@ -244,7 +244,7 @@ spec:
     expect(providers).toHaveLength(1);
     for (const o of objects) {
       expect(o.provider?.startsWith(`${providers[0].urn}::`), o.urn).toBe(true);
-      expect(o.parent, o.urn).toMatch(/::debvisor:kubernetes:KubernetesAddons::[^:]+-k8s-addons$/);
+      expect(o.parent, o.urn).toMatch(/[:$]debvisor:kubernetes:KubernetesAddons::[a-z0-9-]+-k8s-addons$/);
     }
   });
 
