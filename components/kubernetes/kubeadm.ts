@@ -105,7 +105,12 @@ function nodeRegistration(plan: KubeadmPlan, node: KubeadmNode): Record<string, 
   };
 }
 
-function apiEndpoint(node: KubeadmNode): Record<string, unknown> {
+/**
+ * A control plane's `localAPIEndpoint`: its address named (when an IP), since kubeadm's own
+ * guess follows the default route, which an air-gapped host (or the lab's VMs) may lack:
+ * "cannot use 0.0.0.0 as the bind address for the API Server".
+ */
+export function apiEndpoint(node: KubeadmNode): { advertiseAddress?: string; bindPort: number } {
   return { ...(isIP(node.address) ? { advertiseAddress: node.address } : {}), bindPort: DEFAULTS.apiServerPort };
 }
 

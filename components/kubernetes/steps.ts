@@ -1,5 +1,5 @@
 import { stepSpec } from "../host/remote-step.js";
-import { BOOTSTRAP_TOKEN_TTL, INIT_TOKEN_DESCRIPTION, type KubeadmPlan } from "./kubeadm.js";
+import { BOOTSTRAP_TOKEN_TTL, INIT_TOKEN_DESCRIPTION, apiEndpoint, type KubeadmPlan } from "./kubeadm.js";
 import { VIP_CHECK_PATH, packageVersion, renderAptSource, renderKeepalivedConf, renderKubernetesAptPin, renderVipCheck, type VipMember } from "./render.js";
 import { DEFAULTS, KUBERNETES_DEBIAN_PACKAGES, KUBERNETES_PINNED_PACKAGES, KUBERNETES_REPO_PACKAGES, VIP_PACKAGES } from "./versions.js";
 
@@ -55,6 +55,8 @@ export const tokensStep = (plan: KubeadmPlan, node: string, clusterConfig: strin
     DV_TTL: ttl,
     DV_CLUSTER_CONFIG: clusterConfig,
     DV_CRI_SOCKET: DEFAULTS.criSocket,
+    // upload-certs reads an InitConfiguration: the first control plane's own endpoint, as init had it.
+    DV_ADVERTISE_ADDRESS: apiEndpoint(plan.controlPlanes[0]).advertiseAddress ?? "",
   });
 };
 

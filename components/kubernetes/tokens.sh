@@ -7,7 +7,8 @@
 # again for another node) gets new ones. Prints, last, `@fact join.<node>.token=` and
 # `@fact join.<node>.certificate_key=` (secret output).
 # Params: DV_JOINERS (`node:controlPlane|worker` words), DV_TTL (token lifetime),
-# DV_CLUSTER_CONFIG (the ClusterConfiguration), DV_CRI_SOCKET.
+# DV_CLUSTER_CONFIG (the ClusterConfiguration), DV_CRI_SOCKET, DV_ADVERTISE_ADDRESS (the first
+# control plane's address, empty for kubeadm's guess).
 admin=/etc/kubernetes/admin.conf
 records=/etc/kubernetes/debvisor/join
 log=/etc/kubernetes/debvisor/kubeadm-tokens.log
@@ -75,7 +76,13 @@ if [ -n "$new_key" ]; then
   # The key goes in a root-only config file, not on kubeadm's command line.
   cfg=$(mktemp /etc/kubernetes/debvisor/upload-certs.XXXXXX)
   trap 'rm -f "$cfg"' EXIT
-  printf 'apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\ncertificateKey: %s\nnodeRegistration:\n  criSocket: %s\n---\n%s\n' "$new_key" "$DV_CRI_SOCKET" "$DV_CLUSTER_CONFIG" >"$cfg"
+  # The advertise address as init had it: kubeadm's guess needs a default route (an
+  # air-gapped host may have none: "cannot use 0.0.0.0 as the bind address").
+  endpoint=""
+  [ -z "$DV_ADVERTISE_ADDRESS" ] || endpoint="localAPIEndpoint:
+  advertiseAddress: $DV_ADVERTISE_ADDRESS
+"
+  printf 'apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\ncertificateKey: %s\n%snodeRegistration:\n  criSocket: %s\n---\n%s\n' "$new_key" "$endpoint" "$DV_CRI_SOCKET" "$DV_CLUSTER_CONFIG" >"$cfg"
   if ! kubeadm init phase upload-certs --upload-certs --skip-certificate-key-print --config "$cfg" >>"$log" 2>&1; then
     tail -n 20 "$log" | sed -E 's/[a-z0-9]{6}\.[a-z0-9]{16}/<token>/g; s/[A-Fa-f0-9]{64}/<key>/g' >&2 || true
     dv_die "kubeadm could not upload the control-plane certificates (log: $log, root only)"

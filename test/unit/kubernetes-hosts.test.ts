@@ -191,9 +191,12 @@ describe("kubernetes.enabled: the host steps", () => {
     const token = (n: string) => regs.find((r) => r.name === `debvisor-k8s-token-${n}`)!;
     expect(stdinOf(token("n3"))).toContain("export DV_JOINERS='n3:controlPlane'");
     expect(stdinOf(token("n5"))).toContain("export DV_JOINERS='n5:worker'");
+    const firstAddress = regs.find((r) => r.name === "debvisor-k8s-init")!.inputs.connection.host;
     for (const n of ["n2", "n3", "n4", "n5"]) {
       expect(stdinOf(token(n))).toContain("export DV_TTL='1h0m0s'");
-      expect(token(n).inputs.connection.host, n).toBe(regs.find((r) => r.name === "debvisor-k8s-init")!.inputs.connection.host);
+      expect(token(n).inputs.connection.host, n).toBe(firstAddress);
+      // upload-certs gets init's advertise address (kubeadm's own guess needs a default route).
+      expect(stdinOf(token(n))).toContain(`export DV_ADVERTISE_ADDRESS='${firstAddress}'`);
     }
     const init = stdinOf(regs.find((r) => r.name === "debvisor-k8s-init")!);
     expect(init).toContain("export DV_UPLOAD_CERTS='1'");
