@@ -3,8 +3,9 @@
 # and, for a control plane, the key its copy of the control-plane certificates is encrypted
 # with (uploaded once per run, shared by the control planes minted in it). Each node's
 # secrets are recorded in a root-only file (/etc/kubernetes/debvisor/join/<node>) and
-# printed again on later runs, so a re-run gives its join identical inputs. A node not joined yet whose token expired (or whose certificates were uploaded
-# again for another node) gets new ones. Prints, last, `@fact join.<node>.token=` and
+# printed again on later runs, so a re-run gives its join identical inputs. A node not
+# joined yet whose token expired (or whose certificates were uploaded again for another
+# node) gets new ones. Prints, last, `@fact join.<node>.token=` and
 # `@fact join.<node>.certificate_key=` (secret output).
 # Params: DV_JOINERS (`node:controlPlane|worker` words), DV_TTL (token lifetime),
 # DV_CLUSTER_CONFIG (the ClusterConfiguration), DV_CRI_SOCKET, DV_ADVERTISE_ADDRESS (the first
